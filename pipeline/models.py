@@ -1,0 +1,130 @@
+"""Values that cross stage boundaries: usage, settings, units, pieces, requests, results.
+
+The one-way path (see README, "Architecture"):
+
+    reader  -> cells (row, column, lang, text)
+    planner -> Unit (deduplicated by key) -> Piece -> Request
+    worker  -> Completion per Request -> PieceResult
+    runner  -> Result per Unit -> checkpoint -> writer
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Completion",
+    "Piece",
+    "Request",
+    "Result",
+    "Settings",
+    "Status",
+    "Unit",
+    "Usage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens the provider billed."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Status(enum.StrEnum):
+    DONE = "done"
+    FAILED_TRANSIENT = "failed_transient"  # retried automatically on the next run
+    FAILED_PERMANENT = "failed_permanent"  # kept until --retry-failed
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything about a run that changes the translation (and so the unit key).
+
+    ``params`` holds request parameters that change output (temperature,
+    top_p, enable_thinking, response_format ...) as sorted (name, value)
+    pairs; transport-only parameters (max_tokens, stream, user) live in
+    ``extra`` and are not part of the key.
+    """
+
+    model: str
+    style: str  # "prompt" | "options"
+    template: str  # user-message template text ("" = built-in for the model)
+    source_lang: str  # English name, or "auto"
+    params: tuple[tuple[str, Any], ...] = ()
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """What is actually translated: one source text into one language.
+
+    Many cells share one unit. ``context`` holds the values of the extra
+    template variables (other columns of the row) and is part of the key.
+    """
+
+    key: str
+    text: str
+    target_lang: str  # English name
+    context: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A unit's text, or one chunk of it when it is too long for one request.
+
+    ``sep`` is the original text that followed this piece in the unit
+    (a paragraph break, a space ...), re-inserted when pieces are joined.
+    """
+
+    unit: Unit
+    index: int
+    count: int
+    text: str
+    sep: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One API call: one piece, or several short pieces packed together."""
+
+    pieces: tuple[Piece, ...]
+    body: dict[str, Any] = field(hash=False, compare=False)
+    est_prompt_tokens: int = 0
+    est_completion_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A usable answer from the API."""
+
+    text: str
+    finish_reason: str
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome for one unit, as stored in the checkpoint."""
+
+    key: str
+    status: Status
+    translation: str | None
+    usage: Usage  # everything billed for this unit, rejected attempts included
+    attempts: int
+    error: str | None = None  # short reason code: moderation, http_429, truncated ...
+    message: str | None = None
+    flags: tuple[str, ...] = ()
