@@ -7,11 +7,23 @@ are the documented qwen-mt limits.  See README, "Models and prices".
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
 
-__all__ = ["LANGUAGES", "MODELS", "Language", "ModelInfo", "model_info", "resolve_language"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "LANGUAGES",
+    "MODELS",
+    "Job",
+    "Language",
+    "ModelInfo",
+    "cost_usd",
+    "model_info",
+    "resolve_language",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +101,51 @@ def resolve_language(value: str) -> Language:
     near = difflib.get_close_matches(wanted, choices, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(near)}?" if near else "; use a code such as de, ja, zh-TW"
     raise UsageError(f"unknown language {value!r}{hint}")
+
+
+DEFAULT_BASE_URL = "https://api.routescope.ai/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Everything one translation run needs, resolved: paths absolute, languages known.
+
+    Built by the command line or from a job file; the runner takes nothing else.
+    """
+
+    input: Path
+    output: Path
+    checkpoint: Path
+    report: Path
+    targets: tuple[Language, ...]
+    columns: tuple[str, ...] = ()
+    model: str = "qwen-mt-turbo"
+    source_lang: str = "auto"
+    style: str = "prompt"
+    template: Path | None = None
+    params: tuple[tuple[str, Any], ...] = ()  # change the output: part of the key
+    extra: tuple[tuple[str, Any], ...] = ()  # max_tokens, stream, user: not part of the key
+    input_format: str | None = None
+    output_format: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    sim: bool = False
+    concurrency: int = 16
+    timeout: float = 120.0
+    max_attempts: int = 8
+    chunk_chars: int = 6000
+    retry_failed: bool = False
+    escape_formulas: bool = True
+    progress: bool = True
+
+
+# Request parameters: those that change the translation are part of the unit key.
+OUTPUT_PARAMS = frozenset({"temperature", "top_p", "enable_thinking", "response_format", "seed"})
+TRANSPORT_PARAMS = frozenset({"max_tokens", "stream", "stream_options", "user"})
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    info = model_info(model)
+    return (prompt_tokens * info.input_price + completion_tokens * info.output_price) / 1e6

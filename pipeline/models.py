@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "Completion",
+    "Outcome",
     "Piece",
     "Request",
     "Result",
@@ -80,21 +81,24 @@ class Unit:
     text: str
     target_lang: str  # English name
     context: tuple[tuple[str, str], ...] = ()
+    cells: int = field(default=1, compare=False)  # how many cells share it (progress only)
 
 
 @dataclass(frozen=True, slots=True)
 class Piece:
     """A unit's text, or one chunk of it when it is too long for one request.
 
-    ``sep`` is the original text that followed this piece in the unit
-    (a paragraph break, a space ...), re-inserted when pieces are joined.
+    ``text`` is what is sent, without surrounding white space; ``lead`` and
+    ``trail`` are the white space (paragraph breaks, spaces) around it in
+    the unit, put back when the pieces' translations are joined.
     """
 
     unit: Unit
     index: int
     count: int
     text: str
-    sep: str = ""
+    lead: str = ""
+    trail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,29 @@ class Completion:
     text: str
     finish_reason: str
     usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one API request came to after retries: a completion, or the last error.
+
+    ``billed`` sums the usage of every attempt, rejected ones (truncated ...)
+    included; ``retries`` lists the reason codes of the attempts that failed
+    and were tried again.  A failed outcome is ``permanent`` when the last
+    error was a PermanentError, not when transient retries ran out.
+    """
+
+    completion: Completion | None
+    attempts: int
+    billed: Usage
+    retries: tuple[str, ...] = ()
+    error_reason: str | None = None
+    error_message: str | None = None
+    permanent: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.completion is not None
 
 
 @dataclass(frozen=True, slots=True)

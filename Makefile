@@ -1,0 +1,39 @@
+# mtpipe: every target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: translate test bench lint typecheck clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## translate: the main job (offline simulator when ROUTESCOPE_API_KEY is unset)
+translate: $(STAMP)
+	@if [ -z "$$ROUTESCOPE_API_KEY" ]; then \
+	  echo "mtpipe: ROUTESCOPE_API_KEY is not set, so this runs on the offline simulator (--sim)"; \
+	  sim=--sim; fi; \
+	$(BIN)/mtpipe translate sample_data/ui_strings.csv --to de,ja \
+	  -o out/ui_strings.translated.csv $$sim
+
+## test: the whole test suite (simulator over loopback, real kill -9)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: throughput, CPU, memory figures (prints a table; never asserts timings)
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/ruff format --check pipeline tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy pipeline
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,205 @@
+"""The checkpoint: a content-addressed SQLite store of unit results.
+
+Rows are keyed by unit key (a hash of settings, target language and source
+text), never by row position, so resume, incremental runs, deduplication
+across runs and ``--retry-failed`` are all "compute the keys, look them up,
+send what is missing".  One task writes (``record``), in batched
+transactions; WAL mode lets readers look on.  A killed run loses at most
+the batch that was still open.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import anyio
+import polars as pl
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from .errors import CheckpointError
+from .models import Result, Status
+
+__all__ = ["Checkpoint", "record"]
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    translation TEXT,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT,
+    message TEXT,
+    flags TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+# A later attempt replaces the outcome but adds to what was billed and tried,
+# so the checkpoint's token totals always equal what the provider billed.
+_UPSERT = """
+INSERT INTO results (key, status, translation, prompt_tokens, completion_tokens,
+                     attempts, error, message, flags, updated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    status = excluded.status,
+    translation = excluded.translation,
+    prompt_tokens = results.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = results.completion_tokens + excluded.completion_tokens,
+    attempts = results.attempts + excluded.attempts,
+    error = excluded.error,
+    message = excluded.message,
+    flags = excluded.flags,
+    updated = excluded.updated
+"""
+
+RESULT_SCHEMA = {
+    "key": pl.String,
+    "status": pl.String,
+    "translation": pl.String,
+    "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64,
+    "attempts": pl.Int64,
+    "error": pl.String,
+    "message": pl.String,
+    "flags": pl.String,
+}
+
+
+class Checkpoint:
+    """An open checkpoint file.  Not thread-safe: one task uses it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._check_version()
+        except sqlite3.Error as exc:
+            raise CheckpointError(
+                f"{path}: cannot open the checkpoint ({exc}); "
+                "pass --checkpoint with another path or move the file away"
+            ) from exc
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        elif row[0] != SCHEMA_VERSION:
+            raise CheckpointError(
+                f"{self.path}: checkpoint schema {row[0]} is not {SCHEMA_VERSION}; "
+                "use a new --checkpoint path"
+            )
+
+    def put(self, results: Sequence[Result]) -> None:
+        """Store ``results`` in one transaction."""
+        now = time.time()
+        rows = [
+            (
+                r.key,
+                r.status.value,
+                r.translation,
+                r.usage.prompt_tokens,
+                r.usage.completion_tokens,
+                r.attempts,
+                r.error,
+                r.message,
+                ",".join(r.flags),
+                now,
+            )
+            for r in results
+        ]
+        try:
+            with self._transaction():
+                self._db.executemany(_UPSERT, rows)
+        except sqlite3.Error as exc:
+            raise CheckpointError(f"{self.path}: cannot write the checkpoint ({exc})") from exc
+
+    def _transaction(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db  # the connection's context manager commits or rolls back
+
+    def statuses(self) -> pl.DataFrame:
+        """Every stored key with its status: columns ``key``, ``status``."""
+        rows = self._db.execute("SELECT key, status FROM results").fetchall()
+        return pl.DataFrame(rows, schema={"key": pl.String, "status": pl.String}, orient="row")
+
+    def results(self, keys: Iterable[str] | None = None) -> pl.DataFrame:
+        """Stored results (all, or those of ``keys``) as a frame with RESULT_SCHEMA."""
+        sql = f"SELECT {', '.join(RESULT_SCHEMA)} FROM results"
+        if keys is None:
+            rows = self._db.execute(sql).fetchall()
+        else:
+            rows = []
+            wanted = list(keys)
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows += self._db.execute(f"{sql} WHERE key IN ({marks})", chunk).fetchall()
+        return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT status, count(*) FROM results GROUP BY status")
+        return {status: n for status, n in rows}
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+async def record(
+    checkpoint: Checkpoint,
+    results: MemoryObjectReceiveStream[Result],
+    *,
+    batch_size: int = 1000,
+    interval: float = 0.5,
+) -> None:
+    """Write every result received to ``checkpoint`` in batches.
+
+    A batch is committed when it holds ``batch_size`` results or when no
+    result arrived for ``interval`` seconds; the final flush is shielded
+    from cancellation, so Ctrl-C and SIGTERM keep what was received.
+    """
+    pending: list[Result] = []
+    try:
+        async with results:
+            while True:
+                with anyio.move_on_after(interval if pending else math.inf):
+                    try:
+                        pending.append(await results.receive())
+                    except anyio.EndOfStream:
+                        break
+                    if len(pending) < batch_size:
+                        continue
+                checkpoint.put(pending)
+                pending = []
+    finally:
+        with anyio.CancelScope(shield=True):
+            if pending:
+                checkpoint.put(pending)
+
+
+def done_status(retry_failed: bool) -> tuple[str, ...]:
+    """Statuses whose keys a run must not request again."""
+    if retry_failed:
+        return (Status.DONE.value,)
+    return (Status.DONE.value, Status.FAILED_PERMANENT.value)

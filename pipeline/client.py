@@ -1,0 +1,421 @@
+"""One Chat Completions request, classified and retried: body -> Completion or a failed Outcome.
+
+    Client.complete_once(body) -> Completion    one attempt; raises
+        TransientError   timeout, connection, invalid_json, no_content, truncated,
+                         rate_limit_requests, rate_limit_burst, rate_limit_tokens,
+                         http_429, http_408, http_409, http_5xx
+        PermanentError   moderation, invalid_parameter, request_bug, http_<4xx>
+        ProviderConfigError   401/403 key, 404 model, billing 429s: stops the run
+    Client.complete(body) -> Outcome            retries TransientError (tenacity);
+        returns every RequestError in the Outcome; ProviderConfigError propagates
+
+The retry policy is declared once (`RetryPolicy` -> tenacity values); the
+wait is the larger of the server's Retry-After and exponential backoff with
+jitter.  No message ever contains the API key: provider text is redacted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import anyio
+import httpx
+from httpx_aiohttp import HttpxAiohttpClient
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+from tenacity.wait import wait_base
+
+from .config import MODELS, model_info
+from .errors import PermanentError, ProviderConfigError, RequestError, TransientError, UsageError
+from .models import Completion, Outcome, Usage
+
+__all__ = ["Client", "RetryPolicy", "classify", "make_http_client", "retry_after"]
+
+_RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    max_elapsed: float = 900.0  # seconds across the attempts of one request
+    initial: float = 1.0  # first backoff
+    maximum: float = 60.0  # cap of one backoff (a server's Retry-After is not capped)
+    jitter: float = 1.0
+
+
+def make_http_client(*, concurrency: int, timeout: float) -> httpx.AsyncClient:
+    """The shared HTTP client: httpx on the aiohttp transport, ``concurrency`` connections.
+
+    httpx's own pool collapses under hundreds of concurrent requests
+    (encode/httpx#3215).  asyncio only; close it with ``aclose()``.
+    """
+    if concurrency < 1:
+        raise UsageError(f"concurrency must be at least 1, not {concurrency}")
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=15.0
+    )
+    return HttpxAiohttpClient(limits=limits, timeout=httpx.Timeout(timeout))
+
+
+class _WaitServerOrBackoff(wait_base):
+    """Wait the larger of the backoff and the delay the server asked for."""
+
+    def __init__(self, backoff: wait_base) -> None:
+        self.backoff = backoff
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        asked = exc.retry_after if isinstance(exc, RequestError) else None
+        return max(asked or 0.0, self.backoff(retry_state))
+
+
+@dataclass(slots=True)
+class _Attempts:
+    """What the attempts of one `Client.complete` call came to so far."""
+
+    count: int = 0
+    billed: Usage = field(default_factory=Usage)
+    failures: list[str] = field(default_factory=list)
+
+    def outcome(self, completion: Completion | None, error: RequestError | None) -> Outcome:
+        if error is None:
+            return Outcome(completion, self.count, self.billed, tuple(self.failures))
+        return Outcome(
+            None,
+            self.count,
+            self.billed,
+            tuple(self.failures[:-1]),
+            error.reason,
+            error.message,
+            isinstance(error, PermanentError),
+        )
+
+
+class Client:
+    """POST ``{base_url}/chat/completions`` through a shared ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str | None,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        timeout: float | None = None,
+    ) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._api_key = api_key or None
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = timeout
+        self._retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(retry.max_attempts) | stop_after_delay(retry.max_elapsed),
+            wait=_WaitServerOrBackoff(
+                wait_exponential_jitter(
+                    multiplier=retry.initial, max=retry.maximum, jitter=retry.jitter
+                )
+            ),
+            sleep=sleep,
+            reraise=True,
+        )
+
+    async def complete(self, body: dict[str, Any]) -> Outcome:
+        """Send ``body`` until it succeeds, fails for good, or the policy gives up."""
+        attempts = _Attempts()
+        try:
+            async for attempt in self._retrying.copy():
+                with attempt:
+                    completion = await self._attempt(body, attempts)
+                    return attempts.outcome(completion, None)
+        except RequestError as exc:
+            return attempts.outcome(None, exc)
+        raise AssertionError("tenacity ended without an attempt")  # pragma: no cover
+
+    async def _attempt(self, body: dict[str, Any], attempts: _Attempts) -> Completion:
+        attempts.count += 1
+        try:
+            completion = await self.complete_once(body)
+        except RequestError as exc:
+            attempts.billed += exc.usage or Usage()
+            attempts.failures.append(exc.reason)
+            raise
+        attempts.billed += completion.usage
+        return completion
+
+    async def complete_once(self, body: dict[str, Any]) -> Completion:
+        """One attempt: a usable Completion, or a RequestError / ProviderConfigError."""
+        try:
+            with anyio.fail_after(self._timeout):
+                return await self._post(body)
+        except TimeoutError as exc:
+            raise TransientError("timeout", f"no answer within {self._timeout} s") from exc
+        except httpx.TimeoutException as exc:
+            reason = "connection" if _disguised_connection_error(exc) else "timeout"
+            raise TransientError(reason, self._clean(f"{type(exc).__name__}: {exc}")) from exc
+        except (httpx.TransportError, aiohttp.ClientError) as exc:
+            message = self._clean(f"{type(exc).__name__}: {exc}")
+            raise TransientError("connection", message) from exc
+
+    async def _post(self, body: dict[str, Any]) -> Completion:
+        timeout = httpx.USE_CLIENT_DEFAULT if self._timeout is None else self._timeout
+        request = self._http.stream(
+            "POST", self._url, json=body, headers=self._headers, timeout=timeout
+        )
+        async with request as response:
+            if response.is_success and body.get("stream") and not _is_json(response):
+                return await self._read_stream(response, str(body.get("model", "")))
+            raw = await response.aread()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+            if response.is_success:
+                raise TransientError("invalid_json", self._invalid(raw)) from None
+        if not response.is_success:
+            raise classify(
+                response.status_code,
+                payload if payload is not None else raw.decode("utf-8", "replace"),
+                response.headers,
+                api_key=self._api_key,
+                model=body.get("model"),
+            )
+        return self._answer(payload)
+
+    def _answer(self, payload: Any) -> Completion:
+        usage = _usage(payload.get("usage")) if isinstance(payload, dict) else None
+        choice = _first_choice(payload)
+        message = choice.get("message") if choice else None
+        content = message.get("content") if isinstance(message, dict) else None
+        finish = choice.get("finish_reason") if choice else None
+        if not isinstance(content, str):
+            raise self._no_content(payload, usage)
+        return _accept(content, finish, usage)
+
+    async def _read_stream(self, response: httpx.Response, model: str) -> Completion:
+        whole = model_info(model).streams_whole_text
+        known = model in MODELS
+        text: str | None = None
+        finish: str | None = None
+        usage: Usage | None = None
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                raise TransientError("invalid_json", self._invalid(data.encode())) from None
+            if not isinstance(chunk, dict) or chunk.get("error"):
+                raise self._no_content(chunk, usage)
+            usage = _usage(chunk.get("usage")) or usage
+            choice = _first_choice(chunk)
+            if choice is None:
+                continue
+            delta = choice.get("delta") or choice.get("message") or {}
+            piece = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(piece, str):
+                replace = whole or (not known and bool(text) and piece.startswith(text or ""))
+                text = piece if replace or text is None else text + piece
+            finish = choice.get("finish_reason") or finish
+        if text is None:
+            raise self._no_content({}, usage)
+        return _accept(text, finish, usage)
+
+    def _no_content(self, payload: Any, usage: Usage | None) -> RequestError:
+        code, message = _error_fields(payload)
+        if code.lower() in ("data_inspection_failed", "datainspectionfailed"):
+            text = f"the provider's content moderation rejected the text ({code}: {message})"
+            return PermanentError("moderation", self._clean(text), usage=usage)
+        detail = f" ({code}: {message})" if code or message else ""
+        text = (
+            f"the provider answered without a translation (no choices[0].message.content){detail}"
+        )
+        return TransientError("no_content", self._clean(text), usage=usage)
+
+    def _invalid(self, raw: bytes) -> str:
+        start = raw[:120].decode("utf-8", "replace")
+        return self._clean(f"the provider answered with a body that is not JSON: {start!r}")
+
+    def _clean(self, message: str) -> str:
+        return _clean(message, self._api_key)
+
+
+def _accept(text: str, finish: Any, usage: Usage | None) -> Completion:
+    if finish == "length":
+        raise TransientError(
+            "truncated",
+            "the answer was cut at max_tokens (finish_reason=length); raise max_tokens "
+            "or send shorter pieces",
+            usage=usage,
+        )
+    return Completion(text, str(finish or "stop"), usage or Usage())
+
+
+def _first_choice(payload: Any) -> dict[str, Any] | None:
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return None
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    prompt = raw.get("prompt_tokens", raw.get("input_tokens"))
+    completion = raw.get("completion_tokens", raw.get("output_tokens"))
+    return Usage(_count(prompt), _count(completion))
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return "json" in response.headers.get("content-type", "")
+
+
+def _disguised_connection_error(exc: httpx.TimeoutException) -> bool:
+    """httpx-aiohttp maps every aiohttp ClientConnectionError (refused, reset) to ConnectTimeout."""
+    cause = exc.__cause__
+    return isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError)
+
+
+def _clean(message: str, api_key: str | None) -> str:
+    """One line, the key replaced by ``***``, at most a few hundred characters."""
+    if api_key:
+        message = message.replace(api_key, "***")
+    line = " ".join(message.split())
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+
+def _error_fields(payload: Any) -> tuple[str, str]:
+    """(code, message) from ``{"error": {...}}``, ``{"code", "message"}`` or plain text."""
+    if isinstance(payload, str):
+        return "", payload
+    if not isinstance(payload, dict):
+        return "", ""
+    error = payload.get("error")
+    code: Any = None
+    message: Any = None
+    if isinstance(error, dict):
+        code = error.get("code") or error.get("type")
+        message = error.get("message")
+    elif isinstance(error, str):
+        message = error
+    return str(code or payload.get("code") or ""), str(message or payload.get("message") or "")
+
+
+def classify(
+    status: int,
+    payload: Any,
+    headers: httpx.Headers,
+    *,
+    api_key: str | None,
+    model: str | None = None,
+) -> RequestError | ProviderConfigError:
+    """The error for an HTTP ``status`` with ``payload`` (parsed JSON or text)."""
+    code, message = _error_fields(payload)
+    detail = _clean(f"HTTP {status}{' ' + code if code else ''}: {message}".rstrip(": "), api_key)
+    lowered = f"{code} {message}".lower()
+    if status in (401, 403):
+        return ProviderConfigError(
+            f"the provider rejected the API key ({detail}): check ROUTESCOPE_API_KEY and that "
+            "the key belongs to this base URL's region"
+        )
+    if status == 404:
+        name = f"model {model!r}" if model else "the model"
+        return ProviderConfigError(
+            f"{name} was not found ({detail}): check the model name and the base URL"
+        )
+    if status == 429:
+        return _classify_429(lowered, detail, retry_after(headers))
+    if status == 400 and code.lower() in ("data_inspection_failed", "datainspectionfailed"):
+        return PermanentError(
+            "moderation",
+            f"the provider's content moderation rejected the text ({detail})",
+            status=400,
+        )
+    if status in (400, 422):
+        return PermanentError(
+            "invalid_parameter",
+            f"the provider rejected the request ({detail}); if the text is too long, split it",
+            status=status,
+        )
+    if status == 500 and "role must be in" in lowered:
+        return PermanentError(
+            "request_bug", f"the request is malformed for this model ({detail})", status=500
+        )
+    if status in _RETRY_STATUSES or status >= 500:
+        return TransientError(
+            f"http_{status}", detail, retry_after=retry_after(headers), status=status
+        )
+    return PermanentError(f"http_{status}", detail, status=status)
+
+
+_BILLING = ("free allocated quota", "free tier", "arrear", "billing", "good standing", "balance")
+
+
+def _classify_429(
+    lowered: str, detail: str, delay: float | None
+) -> RequestError | ProviderConfigError:
+    quota = "allocated quota exceeded" in lowered or "allocationquota" in lowered
+    if any(word in lowered for word in _BILLING) or ("insufficient_quota" in lowered and not quota):
+        return ProviderConfigError(
+            f"the provider refused the request for billing reasons ({detail}): check the "
+            "account's balance, free quota and billing status"
+        )
+    if "burst" in lowered:
+        reason = "rate_limit_burst"
+    elif quota:
+        reason = "rate_limit_tokens"
+    elif "limit_requests" in lowered or "throttl" in lowered or "ratequota" in lowered:
+        reason = "rate_limit_requests"
+    else:
+        reason = "http_429"
+    return TransientError(reason, detail, retry_after=delay, status=429)
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the server asked to wait: ``retry-after-ms``, ``retry-after`` seconds or date."""
+    millis = _number(headers.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000
+    value = headers.get("retry-after")
+    seconds = _number(value)
+    if seconds is not None or not value:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC without a zone
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value else None
+    except ValueError:
+        return None
+    return max(0.0, number) if number is not None and math.isfinite(number) else None

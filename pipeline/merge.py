@@ -1,0 +1,100 @@
+"""Unit results + cell keys -> the columns added to the output table.
+
+Row-level columns are computed here, at write time, from the cells' unit
+results, so the checkpoint never depends on row positions.  Each unit's
+billed usage lands on exactly one row (the first that references it, in
+row-major, column, language order), so the token columns sum to what was
+billed for the units the table uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+__all__ = ["merge_results"]
+
+
+def merge_results(
+    pairs: Sequence[tuple[str, str]],
+    keys: Sequence[pl.Series],
+    sources: Sequence[pl.Series],
+    results: pl.DataFrame,
+) -> pl.DataFrame:
+    """Columns ``{column}_{lang}`` per pair, then mt_prompt_tokens, mt_completion_tokens, mt_error."""
+    height = len(keys[0]) if keys else 0
+    joined = [_join(k, results) for k in keys]
+    columns = [
+        _translation(frame, source).alias(f"{column}_{lang}")
+        for (column, lang), frame, source in zip(pairs, joined, sources, strict=True)
+    ]
+    added = pl.DataFrame(columns, height=height) if columns else pl.DataFrame(height=height)
+    tokens = _tokens(joined, height)
+    return added.with_columns(tokens, _errors(pairs, joined))
+
+
+def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:
+    frame = keys.alias("key").to_frame()
+    return frame.join(results, on="key", how="left", maintain_order="left")
+
+
+def _translation(frame: pl.DataFrame, source: pl.Series) -> pl.Series:
+    done = frame["status"] == "done"
+    blank = frame["key"].is_null()
+    return (
+        frame.select(
+            pl.when(blank)
+            .then(source)
+            .when(done)
+            .then(pl.col("translation"))
+            .otherwise(None)
+        )
+        .to_series()
+    )
+
+
+def _tokens(joined: Sequence[pl.DataFrame], height: int) -> list[pl.Series]:
+    if not joined:
+        zero = pl.Series([0] * height, dtype=pl.Int64)
+        return [zero.alias("mt_prompt_tokens"), zero.alias("mt_completion_tokens")]
+    long = pl.concat(
+        [
+            f.select("key", "prompt_tokens", "completion_tokens")
+            .with_row_index("row")
+            .with_columns(pl.lit(i).alias("pair"))
+            for i, f in enumerate(joined)
+        ]
+    ).sort("row", "pair")
+    first = pl.col("key").is_not_null() & pl.col("key").is_first_distinct()
+    per_row = (
+        long.with_columns(
+            pl.when(first).then(pl.col("prompt_tokens")).otherwise(0).fill_null(0),
+            pl.when(first).then(pl.col("completion_tokens")).otherwise(0).fill_null(0),
+        )
+        .group_by("row")
+        .agg(
+            pl.col("prompt_tokens").sum().alias("mt_prompt_tokens"),
+            pl.col("completion_tokens").sum().alias("mt_completion_tokens"),
+        )
+        .sort("row")
+    )
+    return [per_row["mt_prompt_tokens"], per_row["mt_completion_tokens"]]
+
+
+def _errors(pairs: Sequence[tuple[str, str]], joined: Sequence[pl.DataFrame]) -> pl.Series:
+    parts = []
+    for (column, lang), frame in zip(pairs, joined, strict=True):
+        failed = pl.col("key").is_not_null() & (pl.col("status").fill_null("") != "done")
+        reason = pl.coalesce(pl.col("error"), pl.lit("not translated"))
+        detail = pl.when(pl.col("message").is_not_null()).then(
+            pl.lit(" (") + pl.col("message") + pl.lit(")")
+        ).otherwise(pl.lit(""))
+        parts.append(
+            frame.select(
+                pl.when(failed).then(pl.lit(f"{column}_{lang}: ") + reason + detail)
+            ).to_series()
+        )
+    if not parts:
+        return pl.Series("mt_error", [], dtype=pl.String)
+    return pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("mt_error")

@@ -1,0 +1,226 @@
+"""Prompt templates and request bodies: Settings + text -> the JSON body of one API call.
+
+A template is text with ``{name}`` variables (identifiers, dots allowed:
+``{meta.title}``); ``{{`` and ``}}`` are literal braces.  It is split once,
+at parse time, into literal and variable parts, so rendering is a join that
+inserts values verbatim: a text holding ``{braces}`` or ``%s`` comes out as
+it went in.  ``{text}``, ``{source_lang}`` and ``{target_lang}`` are built
+in; any other variable names a column of the input row (``context``).
+
+    build_body(settings, text, "German")
+      mt   + prompt   -> one user message rendered from the template
+      mt   + options  -> one user message with the bare text + translation_options
+      chat            -> system message + user message (+ enable_thinking: false)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .config import model_info
+from .errors import UsageError
+from .models import Settings
+
+__all__ = [
+    "BUILTIN_CHAT_SYSTEM",
+    "BUILTIN_CHAT_SYSTEM_AUTO",
+    "BUILTIN_MT",
+    "BUILTIN_MT_AUTO",
+    "BUILTIN_VARIABLES",
+    "Template",
+    "build_body",
+    "check_template",
+    "context_columns",
+    "load_template",
+    "parse_template",
+]
+
+_KEEP = "Keep placeholders, markup and line breaks exactly as they are."
+BUILTIN_MT = (
+    "Translate the following text from {source_lang} into {target_lang}. "
+    f"{_KEEP} Reply with the translation only.\n\n{{text}}"
+)
+BUILTIN_MT_AUTO = (
+    f"Translate the following text into {{target_lang}}. {_KEEP} "
+    "Reply with the translation only.\n\n{text}"
+)
+BUILTIN_CHAT_SYSTEM = (
+    "You are a professional translator. Translate the user's text from {source_lang} "
+    f"into {{target_lang}}. {_KEEP} Reply with the translation only."
+)
+BUILTIN_CHAT_SYSTEM_AUTO = (
+    "You are a professional translator. Translate the user's text into {target_lang}. "
+    f"{_KEEP} Reply with the translation only."
+)
+BUILTIN_VARIABLES = frozenset({"text", "source_lang", "target_lang"})
+
+_NO_CONTEXT: Mapping[str, str] = MappingProxyType({})
+# `{{`, `}}`, a `{...}` group without inner braces, or a lone brace (an error)
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A parsed template; build one with `parse_template` or `load_template`.
+
+    ``parts`` alternates literal text and variable names, starting and
+    ending with a literal: ``("Hi ", "name", "!")``.
+    """
+
+    text: str
+    variables: frozenset[str]
+    parts: tuple[str, ...] = field(default=("",), repr=False, compare=False)
+    origin: str = field(default="template", repr=False, compare=False)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """Insert ``values`` verbatim; UsageError naming any variable without a value."""
+        out = list(self.parts)
+        try:
+            out[1::2] = [values[name] for name in self.parts[1::2]]
+        except KeyError:
+            missing = ", ".join(f"{{{v}}}" for v in sorted(self.variables - values.keys()))
+            raise UsageError(f"{self.origin}: no value for {missing}") from None
+        return "".join(out)
+
+
+def parse_template(text: str, *, origin: str = "template") -> Template:
+    """Split ``text`` into literal and variable parts; UsageError on a malformed brace."""
+    parts: list[str] = []
+    literal: list[str] = []
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        literal.append(text[pos : match.start()])
+        pos = match.end()
+        token, name = match.group(0), match.group(1)
+        if token in ("{{", "}}"):
+            literal.append(token[0])
+        elif name is None:
+            raise UsageError(
+                f"{origin}: unbalanced {token!r} at {_where(text, match.start())}; "
+                f"write '{token * 2}' for a literal brace"
+            )
+        elif not all(piece.isidentifier() for piece in name.split(".")):
+            raise UsageError(
+                f"{origin}: {token!r} at {_where(text, match.start())} is not a "
+                "variable name (letters, digits, _ and dots); "
+                "write '{{' and '}}' for literal braces"
+            )
+        else:
+            parts += ["".join(literal), name]
+            literal = []
+    parts.append("".join([*literal, text[pos:]]))
+    return Template(text, frozenset(parts[1::2]), tuple(parts), origin)
+
+
+def _where(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def load_template(path: Path) -> Template:
+    """Read and parse a template file; it must contain ``{text}``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the template ({exc})") from exc
+    template = parse_template(text, origin=str(path))
+    _require_text(template)
+    return template
+
+
+def _require_text(template: Template) -> None:
+    if "text" not in template.variables:
+        raise UsageError(
+            f"{template.origin}: the template has no {{text}} variable; "
+            "put {text} where the source text goes"
+        )
+
+
+def context_columns(template: Template) -> frozenset[str]:
+    """The variables that name input columns (everything but the built-ins)."""
+    return template.variables - BUILTIN_VARIABLES
+
+
+def check_template(template: Template, available: Iterable[str], *, origin: str) -> None:
+    """UsageError when a variable is neither built in nor a column in ``available``."""
+    columns = list(available)
+    unknown = sorted(context_columns(template) - set(columns))
+    if not unknown:
+        return
+    names = ", ".join(f"{{{v}}}" for v in unknown)
+    what = (
+        f"variable {names} is not a column"
+        if len(unknown) == 1
+        else (f"variables {names} are not columns")
+    )
+    raise UsageError(
+        f"{origin}: {what} of the input (columns: {', '.join(columns)}); "
+        "rename it to a column or use a built-in: {text}, {source_lang}, {target_lang}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _user_template(text: str) -> Template:
+    template = parse_template(text, origin="settings.template")
+    _require_text(template)
+    return template
+
+
+_MT = parse_template(BUILTIN_MT, origin="BUILTIN_MT")
+_MT_AUTO = parse_template(BUILTIN_MT_AUTO, origin="BUILTIN_MT_AUTO")
+_CHAT = parse_template(BUILTIN_CHAT_SYSTEM, origin="BUILTIN_CHAT_SYSTEM")
+_CHAT_AUTO = parse_template(BUILTIN_CHAT_SYSTEM_AUTO, origin="BUILTIN_CHAT_SYSTEM_AUTO")
+
+
+def build_body(
+    settings: Settings,
+    text: str,
+    target_lang: str,
+    context: Mapping[str, str] = _NO_CONTEXT,
+    *,
+    options_extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Chat Completions body translating ``text`` into ``target_lang`` under ``settings``."""
+    if settings.style not in ("prompt", "options"):
+        raise UsageError(f"unknown style {settings.style!r}; use 'prompt' or 'options'")
+    auto = settings.source_lang == "auto"
+    values = {
+        **context,
+        "text": text,
+        "source_lang": settings.source_lang,
+        "target_lang": target_lang,
+    }
+    custom = _user_template(settings.template) if settings.template else None
+    body: dict[str, Any] = {"model": settings.model}
+    info = model_info(settings.model)
+    if info.family == "chat":
+        system = (_CHAT_AUTO if auto else _CHAT).render(values)
+        user = custom.render(values) if custom else text
+        body["messages"] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
+        if info.thinking:
+            body["enable_thinking"] = False
+    elif settings.style == "options":
+        body["messages"] = [{"role": "user", "content": text}]
+        body["translation_options"] = {
+            "source_lang": settings.source_lang,
+            "target_lang": target_lang,
+            **(options_extra or {}),
+        }
+    else:
+        user = (custom or (_MT_AUTO if auto else _MT)).render(values)
+        body["messages"] = [{"role": "user", "content": user}]
+    body.update(settings.params)
+    body.update(settings.extra)
+    if body.get("stream") and "stream_options" not in body:
+        body["stream_options"] = {"include_usage": True}
+    return body

@@ -1,0 +1,73 @@
+"""The worker pool: requests -> outcomes, concurrently, in one task group."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from .client import Client
+from .errors import ProviderConfigError
+from .models import Outcome, Request, Usage
+
+__all__ = ["Handler", "run_pool"]
+
+Handler = Callable[[Request, Outcome], Awaitable[None]]
+
+
+async def run_pool(
+    requests: Iterable[Request],
+    handle: Handler,
+    *,
+    client: Client,
+    concurrency: int,
+    stopping: anyio.Event,
+) -> None:
+    """Send every request with at most ``concurrency`` in flight; ``handle`` each outcome.
+
+    Requests are pulled lazily from ``requests`` (planning runs block by
+    block).  Once ``stopping`` is set no new request starts; those in flight
+    finish and are handled.  A ProviderConfigError stops the whole pool.
+    """
+    send, receive = anyio.create_memory_object_stream[Request](concurrency)
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(_work, receive.clone(), handle, client, stopping)
+        receive.close()
+        async with send:
+            for request in requests:
+                if stopping.is_set():
+                    break
+                await send.send(request)
+
+
+async def _work(
+    receive: MemoryObjectReceiveStream[Request],
+    handle: Handler,
+    client: Client,
+    stopping: anyio.Event,
+) -> None:
+    async with receive:
+        async for request in receive:
+            if stopping.is_set():
+                continue  # drain without sending: the next run picks it up
+            try:
+                outcome = await client.complete(request.body)
+            except ProviderConfigError:
+                raise
+            except Exception as exc:  # the per-item boundary: one bad item never stops the run
+                outcome = Outcome(
+                    completion=None,
+                    attempts=1,
+                    billed=Usage(),
+                    retries=(),
+                    error_reason="internal",
+                    error_message=_describe(exc),
+                    permanent=False,
+                )
+            await handle(request, outcome)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.models import Settings, Unit
+from pipeline.planner import (
+    cell_keys,
+    estimate_tokens,
+    fingerprint,
+    pieces_of,
+    plan_cells,
+    plan_requests,
+    split_text,
+)
+
+DATA = Path(__file__).parent / "data"
+SETTINGS = Settings(model="qwen-mt-turbo", style="prompt", template="", source_lang="auto")
+
+
+def test_fingerprint_changes_with_output_settings_only() -> None:
+    base = fingerprint(SETTINGS)
+    assert fingerprint(Settings("qwen-mt-plus", "prompt", "", "auto")) != base
+    assert fingerprint(Settings("qwen-mt-turbo", "options", "", "auto")) != base
+    assert fingerprint(Settings("qwen-mt-turbo", "prompt", "", "auto", (("temperature", 0.2),))) != base
+    # max_tokens, stream, user do not change the translation: same key
+    extra = Settings("qwen-mt-turbo", "prompt", "", "auto", (), (("max_tokens", 99),))
+    assert fingerprint(extra) == base
+
+
+def test_cell_keys_skip_blank_and_dedupe() -> None:
+    texts = pl.Series("text", ["Hello", None, "", "  \n", "Hello", "World"])
+    keys = cell_keys(texts, fp="f", lang="German").to_list()
+    assert keys[1] is None and keys[2] is None and keys[3] is None
+    assert keys[0] == keys[4] != keys[5]
+    other = cell_keys(texts, fp="f", lang="Japanese").to_list()
+    assert other[0] != keys[0]
+
+
+def test_plan_cells_counts_cells_per_unit() -> None:
+    texts = {"a": pl.Series(["x", "y", None]), "b": pl.Series(["y", "x", "z"])}
+    plan = plan_cells(texts, [("de", "German"), ("ja", "Japanese")], fp="f")
+    assert plan.pairs == (("a", "de"), ("a", "ja"), ("b", "de"), ("b", "ja"))
+    assert plan.units.height == 6  # x, y, z per language
+    assert plan.units["cells"].sum() == 10
+    assert plan.units.filter(pl.col("text") == "z")["cells"].to_list() == [1, 1]
+
+
+@given(st.text(min_size=0, max_size=400), st.integers(min_value=5, max_value=120))
+@settings(max_examples=200, deadline=None)
+def test_split_text_round_trips_and_respects_limit(text: str, limit: int) -> None:
+    chunks = split_text(text, limit)
+    assert "".join(chunks) == text
+    assert all(len(c) <= limit for c in chunks)
+
+
+def test_split_prefers_paragraphs_then_sentences() -> None:
+    text = "First para one. Second sentence.\n\nSecond para here.\n\nThird."
+    assert split_text(text, 40) == [
+        "First para one. Second sentence.\n\n",
+        "Second para here.\n\nThird.",
+    ]
+    assert split_text("One two. Three four. Five six.", 12)[0] == "One two. "
+
+
+@given(st.text(min_size=1, max_size=300).filter(lambda t: t.strip() != ""))
+@settings(max_examples=200, deadline=None)
+def test_pieces_keep_white_space_out_of_requests(text: str) -> None:
+    pieces = pieces_of(Unit("k", text, "German"), 50)
+    assert "".join(p.lead + p.text + p.trail for p in pieces) == text
+    assert all(p.text == p.text.strip() and p.text for p in pieces)
+    assert [p.index for p in pieces] == list(range(len(pieces)))
+
+
+def test_long_documents_chunk_within_limits() -> None:
+    lines = (DATA / "long_docs.jsonl").read_text(encoding="utf-8").splitlines()
+    docs = [json.loads(line)["text"] for line in lines]
+    for doc in docs + ["word " * 12_000]:  # and a 60,000-character cell
+        pieces = pieces_of(Unit("k", doc, "German"), 6000)
+        assert all(len(p.text) <= 6000 for p in pieces)
+        assert "".join(p.lead + p.text + p.trail for p in pieces) == doc
+
+
+def test_plan_requests_is_lazy_and_builds_bodies() -> None:
+    units = plan_cells({"text": pl.Series(["a", "b", "c"])}, [("de", "German")], fp="f").units
+    requests = plan_requests(units, SETTINGS, block_rows=2)
+    first = next(requests)
+    assert first.body["model"] == "qwen-mt-turbo"
+    assert [m["role"] for m in first.body["messages"]] == ["user"]
+    assert len(list(requests)) == 2
+
+
+def test_estimate_tokens() -> None:
+    assert estimate_tokens("a" * 40) == 10
+    assert estimate_tokens("漢字" * 3) == 4

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.models import Completion, Outcome, Piece, Request, Status, Unit, Usage
+from pipeline.splitter import Joiner, piece_results, share
+
+
+@given(st.integers(0, 10_000), st.lists(st.integers(0, 500), min_size=1, max_size=30))
+def test_share_sums_exactly(total: int, weights: list[int]) -> None:
+    shares = share(total, weights)
+    assert sum(shares) == total
+    assert all(s >= 0 for s in shares)
+
+
+def test_share_is_proportional() -> None:
+    assert share(100, [1, 1, 2]) == [25, 25, 50]
+    assert share(10, [1, 1, 1]) in ([4, 3, 3], [3, 4, 3], [3, 3, 4])
+
+
+def _outcome(text: str | None, usage: Usage, *, permanent: bool = False) -> Outcome:
+    return Outcome(
+        completion=Completion(text, "stop", usage) if text is not None else None,
+        attempts=2,
+        billed=usage,
+        retries=("http_500",),
+        error_reason=None if text is not None else "moderation",
+        error_message=None if text is not None else "blocked",
+        permanent=permanent,
+    )
+
+
+def test_joiner_rebuilds_long_units_with_white_space() -> None:
+    unit = Unit("k", " A.\n\nB. ", "German")
+    p0 = Piece(unit, 0, 2, "A.", " ", "\n\n")
+    p1 = Piece(unit, 1, 2, "B.", "", " ")
+    joiner = Joiner()
+    r1 = piece_results(Request((p1,), {}), _outcome("Bé.", Usage(50, 3)))[0]
+    assert joiner.add(r1) is None and joiner.pending_units == 1
+    r0 = piece_results(Request((p0,), {}), _outcome("Á.", Usage(51, 2)))[0]
+    result = joiner.add(r0)
+    assert result is not None
+    assert result.translation == " Á.\n\nBé. "
+    assert result.usage == Usage(101, 5)
+    assert result.attempts == 4 and result.status is Status.DONE
+
+
+def test_failed_piece_fails_the_unit_but_keeps_usage() -> None:
+    unit = Unit("k", "x", "German")
+    piece = Piece(unit, 0, 1, "x")
+    result = Joiner().add(
+        piece_results(Request((piece,), {}), _outcome(None, Usage(7, 0), permanent=True))[0]
+    )
+    assert result is not None
+    assert result.status is Status.FAILED_PERMANENT
+    assert result.error == "moderation" and result.translation is None
+    assert result.usage == Usage(7, 0)
