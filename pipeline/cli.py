@@ -8,9 +8,11 @@ cells; 2 bad usage or input; 4 the provider rejected the configuration
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,23 +80,44 @@ def _add_translate(sub: Any) -> None:
     p.add_argument("input", type=Path, help="CSV, TSV, Parquet or JSONL file")
     p.add_argument("--to", required=True, help="target languages, comma-separated: de,ja,zh-TW")
     p.add_argument("-o", "--output", type=Path, help="output file (default: INPUT.translated.EXT)")
-    p.add_argument("--column", action="append", default=[], help="text column (repeatable; "
-                   "JSONL: dotted path such as meta.body); default: the column named 'text'")
+    p.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        help="text column (repeatable; "
+        "JSONL: dotted path such as meta.body); default: the column named 'text'",
+    )
     p.add_argument("--from", dest="source", default="auto", help="source language (default auto)")
     p.add_argument("--model", default="qwen-mt-turbo", help="model (default qwen-mt-turbo)")
-    p.add_argument("--template", type=Path, help="user-message template file with {text}, "
-                   "{source_lang}, {target_lang} and other columns as {name}")
-    p.add_argument("--style", choices=("prompt", "options"), default="prompt",
-                   help="prompt: instruction in the message; options: DashScope "
-                   "translation_options (default prompt)")
-    p.add_argument("--concurrency", type=_positive_int, default=16,
-                   help="requests in flight at most (default 16)")
+    p.add_argument(
+        "--template",
+        type=Path,
+        help="user-message template file with {text}, "
+        "{source_lang}, {target_lang} and other columns as {name}",
+    )
+    p.add_argument(
+        "--style",
+        choices=("prompt", "options"),
+        default="prompt",
+        help="prompt: instruction in the message; options: DashScope "
+        "translation_options (default prompt)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=16,
+        help="requests in flight at most (default 16)",
+    )
     p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: beside the output)")
     p.add_argument("--report", type=Path, help="JSON run report (default: beside the output)")
-    p.add_argument("--base-url", help=f"API base URL (default: $ROUTESCOPE_BASE_URL or "
-                   f"{DEFAULT_BASE_URL})")
-    p.add_argument("--api-key-file", type=Path, help="read the API key from this file "
-                   "(default: $ROUTESCOPE_API_KEY)")
+    p.add_argument(
+        "--base-url", help=f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"
+    )
+    p.add_argument(
+        "--api-key-file",
+        type=Path,
+        help="read the API key from this file (default: $ROUTESCOPE_API_KEY)",
+    )
     p.add_argument("--sim", action="store_true", help="use the built-in offline simulator")
     p.add_argument("--format", dest="input_format", help="input format: csv, tsv, parquet, jsonl")
     p.add_argument("--output-format", help="output format (default: from the output extension)")
@@ -104,28 +127,53 @@ def _add_translate(sub: Any) -> None:
     p.add_argument("--top-p", type=float)
     p.add_argument("--max-tokens", type=_positive_int)
     p.add_argument("--stream", action="store_true", help="stream responses (not needed for batch)")
-    p.add_argument("--enable-thinking", choices=("true", "false"),
-                   help="chat models: thinking mode (default false for translation)")
+    p.add_argument(
+        "--enable-thinking",
+        choices=("true", "false"),
+        help="chat models: thinking mode (default false for translation)",
+    )
     p.add_argument("--response-format", choices=("text", "json_object"))
     p.add_argument("--user", help="end-user id sent for audit")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt (default 120)")
-    p.add_argument("--max-attempts", type=_positive_int, default=8,
-                   help="attempts per request for transient errors (default 8)")
-    p.add_argument("--chunk-chars", type=_positive_int, default=6000,
-                   help="longest piece sent in one request, in characters (default 6000)")
-    p.add_argument("--retry-failed", action="store_true",
-                   help="also re-send cells that failed permanently last time")
-    p.add_argument("--no-escape-formulas", dest="escape_formulas", action="store_false",
-                   help="do not neutralise =, +, -, @ at the start of translated CSV cells")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bar (it is off anyway when stderr is not a terminal)")
+    p.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=8,
+        help="attempts per request for transient errors (default 8)",
+    )
+    p.add_argument(
+        "--chunk-chars",
+        type=_positive_int,
+        default=6000,
+        help="longest piece sent in one request, in characters (default 6000)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also re-send cells that failed permanently last time",
+    )
+    p.add_argument(
+        "--no-escape-formulas",
+        dest="escape_formulas",
+        action="store_false",
+        help="do not neutralise =, +, -, @ at the start of translated CSV cells",
+    )
+    p.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bar (it is off anyway when stderr is not a terminal)",
+    )
     p.set_defaults(func=_translate)
 
 
 def _add_serve_sim(sub: Any) -> None:
-    p = sub.add_parser("serve-sim", help="run the offline OpenAI-compatible simulator",
-                       description="Serve /v1/chat/completions on loopback with pseudo-"
-                       "translations, real usage accounting and optional faults.")
+    p = sub.add_parser(
+        "serve-sim",
+        help="run the offline OpenAI-compatible simulator",
+        description="Serve /v1/chat/completions on loopback with pseudo-"
+        "translations, real usage accounting and optional faults.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
@@ -145,9 +193,22 @@ def _translate(args: argparse.Namespace) -> int:
     from . import runner  # heavy imports (polars, httpx) only when translating
 
     job = job_from_args(args)
-    report = runner.run(job, handle_signals=True)
+    with _endpoint(job) as job:
+        report = runner.run(job, handle_signals=True)
     print(report.summary(), file=sys.stderr)
     return EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
+
+
+@contextlib.contextmanager
+def _endpoint(job: Job) -> Iterator[Job]:
+    """The job as given, or pointed at an in-process simulator when ``job.sim``."""
+    if not job.sim:
+        yield job
+        return
+    from .sim import SimConfig, SimThread
+
+    with SimThread(SimConfig()) as base_url:
+        yield dataclasses.replace(job, base_url=base_url, api_key="sim")
 
 
 def job_from_args(args: argparse.Namespace) -> Job:
@@ -218,8 +279,9 @@ def _api_key(args: argparse.Namespace) -> str | None:
         try:
             key = args.api_key_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise UsageError(f"{args.api_key_file}: cannot read the API key file "
-                             f"({exc.strerror})") from exc
+            raise UsageError(
+                f"{args.api_key_file}: cannot read the API key file ({exc.strerror})"
+            ) from exc
         if key:
             return key
         raise UsageError(f"{args.api_key_file}: the API key file is empty")
@@ -235,8 +297,16 @@ def _api_key(args: argparse.Namespace) -> str | None:
 def _serve_sim(args: argparse.Namespace) -> int:
     from . import sim
 
-    argv = ["--host", args.host, "--port", str(args.port), "--latency", str(args.latency),
-            "--seed", str(args.seed)]
+    argv = [
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--latency",
+        str(args.latency),
+        "--seed",
+        str(args.seed),
+    ]
     if args.faults:
         argv += ["--faults", args.faults]
     return sim.main(argv)

@@ -22,7 +22,7 @@ def merge_results(
     sources: Sequence[pl.Series],
     results: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Columns ``{column}_{lang}`` per pair, then mt_prompt_tokens, mt_completion_tokens, mt_error."""
+    """Columns ``{column}_{lang}`` per pair, then the token columns and ``mt_error``."""
     height = len(keys[0]) if keys else 0
     joined = [_join(k, results) for k in keys]
     columns = [
@@ -31,7 +31,7 @@ def merge_results(
     ]
     added = pl.DataFrame(columns, height=height) if columns else pl.DataFrame(height=height)
     tokens = _tokens(joined, height)
-    return added.with_columns(tokens, _errors(pairs, joined))
+    return added.with_columns(*tokens, _errors(pairs, joined))
 
 
 def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:
@@ -42,16 +42,9 @@ def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:
 def _translation(frame: pl.DataFrame, source: pl.Series) -> pl.Series:
     done = frame["status"] == "done"
     blank = frame["key"].is_null()
-    return (
-        frame.select(
-            pl.when(blank)
-            .then(source)
-            .when(done)
-            .then(pl.col("translation"))
-            .otherwise(None)
-        )
-        .to_series()
-    )
+    return frame.select(
+        pl.when(blank).then(source).when(done).then(pl.col("translation")).otherwise(None)
+    ).to_series()
 
 
 def _tokens(joined: Sequence[pl.DataFrame], height: int) -> list[pl.Series]:
@@ -69,8 +62,12 @@ def _tokens(joined: Sequence[pl.DataFrame], height: int) -> list[pl.Series]:
     first = pl.col("key").is_not_null() & pl.col("key").is_first_distinct()
     per_row = (
         long.with_columns(
-            pl.when(first).then(pl.col("prompt_tokens")).otherwise(0).fill_null(0),
-            pl.when(first).then(pl.col("completion_tokens")).otherwise(0).fill_null(0),
+            pl.when(first).then("prompt_tokens").otherwise(0).fill_null(0).alias("prompt_tokens"),
+            pl.when(first)
+            .then("completion_tokens")
+            .otherwise(0)
+            .fill_null(0)
+            .alias("completion_tokens"),
         )
         .group_by("row")
         .agg(
@@ -87,14 +84,18 @@ def _errors(pairs: Sequence[tuple[str, str]], joined: Sequence[pl.DataFrame]) ->
     for (column, lang), frame in zip(pairs, joined, strict=True):
         failed = pl.col("key").is_not_null() & (pl.col("status").fill_null("") != "done")
         reason = pl.coalesce(pl.col("error"), pl.lit("not translated"))
-        detail = pl.when(pl.col("message").is_not_null()).then(
-            pl.lit(" (") + pl.col("message") + pl.lit(")")
-        ).otherwise(pl.lit(""))
+        detail = (
+            pl.when(pl.col("message").is_not_null())
+            .then(pl.lit(" (") + pl.col("message") + pl.lit(")"))
+            .otherwise(pl.lit(""))
+        )
         parts.append(
             frame.select(
                 pl.when(failed).then(pl.lit(f"{column}_{lang}: ") + reason + detail)
             ).to_series()
         )
-    if not parts:
-        return pl.Series("mt_error", [], dtype=pl.String)
-    return pl.concat_str(parts, separator="; ", ignore_nulls=True).alias("mt_error")
+    frame = pl.DataFrame([p.alias(str(i)) for i, p in enumerate(parts)])
+    joined = pl.concat_str(pl.all(), separator="; ", ignore_nulls=True)
+    return frame.select(
+        pl.when(joined != "").then(joined).otherwise(None).alias("mt_error")
+    ).to_series()

@@ -115,7 +115,7 @@ def split_text(text: str, max_chars: int, *, level: int = 0) -> list[str]:
             current = segment
         else:
             current += segment
-    return out + [current] if current else out
+    return [*out, current] if current else out
 
 
 def pieces_of(unit: Unit, max_chars: int) -> list[Piece]:

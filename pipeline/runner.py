@@ -1,7 +1,7 @@
 """The runner: the only module that knows every stage.
 
-    read table -> plan cells -> skip what the checkpoint has -> translate
-    concurrently -> record in the checkpoint -> merge into the output + report
+read table -> plan cells -> skip what the checkpoint has -> translate
+concurrently -> record in the checkpoint -> merge into the output + report
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import polars as pl
+from anyio.streams.memory import MemoryObjectSendStream
 
 from . import checkpoint as ckpt
 from .client import Client, RetryPolicy, make_http_client
@@ -29,7 +30,7 @@ from .planner import CellPlan, Chunking, fingerprint, plan_cells, plan_requests
 from .prompts import check_template, context_columns, load_template
 from .reader import Table, read_table
 from .splitter import Joiner, piece_results
-from .worker import run_pool
+from .worker import Handler, run_pool
 from .writer import write_table
 
 __all__ = ["Report", "run"]
@@ -184,43 +185,46 @@ async def _translate(
     requests = plan_requests(todo, settings, chunking=Chunking(job.chunk_chars))
     stopping = anyio.Event()
     send, receive = anyio.create_memory_object_stream[Result](job.concurrency * 4)
-    joiner = Joiner()
     with _progress(job, report.to_translate) as bar:
-
-        async def handle(request: Request, outcome: Outcome) -> None:
-            report.requests += 1
-            report.retries.update(outcome.retries)
-            report.prompt_tokens += outcome.billed.prompt_tokens
-            report.completion_tokens += outcome.billed.completion_tokens
-            for piece in piece_results(request, outcome):
-                result = joiner.add(piece)
-                if result is not None:
-                    await send.send(result)
-                    bar.update(piece.piece.unit.cells)
-                    if result.status is not Status.DONE:
-                        bar.failed += piece.piece.unit.cells
-
-        with _endpoint(job) as (base_url, api_key):
-            async with make_http_client(
-                concurrency=job.concurrency, timeout=job.timeout
-            ) as http, anyio.create_task_group() as tg:
-                tg.start_soon(ckpt.record, checkpoint, receive)
-                client = Client(
-                    http,
-                    base_url=base_url,
-                    api_key=api_key,
-                    retry=RetryPolicy(max_attempts=job.max_attempts),
-                    timeout=job.timeout,
+        handle = _handler(report, bar, send)
+        async with (
+            make_http_client(concurrency=job.concurrency, timeout=job.timeout) as http,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(ckpt.record, checkpoint, receive)
+            client = Client(
+                http,
+                base_url=job.base_url,
+                api_key=job.api_key,
+                retry=RetryPolicy(max_attempts=job.max_attempts),
+                timeout=job.timeout,
+            )
+            async with send, anyio.create_task_group() as pool:
+                if handle_signals:
+                    pool.start_soon(_watch_signals, stopping, pool.cancel_scope)
+                await run_pool(
+                    requests, handle, client=client, concurrency=job.concurrency, stopping=stopping
                 )
-                async with send, anyio.create_task_group() as pool:
-                    if handle_signals:
-                        pool.start_soon(_watch_signals, stopping, pool.cancel_scope)
-                    await run_pool(
-                        requests, handle, client=client, concurrency=job.concurrency,
-                        stopping=stopping,
-                    )
-                    pool.cancel_scope.cancel()  # the signal watcher
+                pool.cancel_scope.cancel()  # the signal watcher
     report.interrupted = stopping.is_set()
+
+
+def _handler(report: Report, bar: _Bar, send: MemoryObjectSendStream[Result]) -> Handler:
+    """What happens to each outcome: count it, join pieces, send unit results to the checkpoint."""
+    joiner = Joiner()
+
+    async def handle(request: Request, outcome: Outcome) -> None:
+        report.requests += 1
+        report.retries.update(outcome.retries)
+        report.prompt_tokens += outcome.billed.prompt_tokens
+        report.completion_tokens += outcome.billed.completion_tokens
+        for piece in piece_results(request, outcome):
+            result = joiner.add(piece)
+            if result is not None:
+                await send.send(result)
+                bar.update(piece.piece.unit.cells, failed=result.status is not Status.DONE)
+
+    return handle
 
 
 async def _watch_signals(stopping: anyio.Event, pool: anyio.CancelScope) -> None:
@@ -230,20 +234,10 @@ async def _watch_signals(stopping: anyio.Event, pool: anyio.CancelScope) -> None
             if stopping.is_set():
                 pool.cancel()
                 return
-            print("mtpipe: stopping after the requests in flight (again to stop now)",
-                  file=sys.stderr)
+            print(
+                "mtpipe: stopping after the requests in flight (again to stop now)", file=sys.stderr
+            )
             stopping.set()
-
-
-@contextlib.contextmanager
-def _endpoint(job: Job) -> Iterator[tuple[str, str | None]]:
-    if not job.sim:
-        yield job.base_url, job.api_key
-        return
-    from .sim import SimConfig, SimThread
-
-    with SimThread(SimConfig()) as base_url:
-        yield base_url, "sim-key"
 
 
 class _Bar:
@@ -257,10 +251,11 @@ class _Bar:
 
             self._bar = tqdm(total=total, unit="cell", file=sys.stderr, dynamic_ncols=True)
 
-    def update(self, n: int) -> None:
+    def update(self, n: int, *, failed: bool) -> None:
+        self.failed += n if failed else 0
         if self._bar is not None:
             self._bar.update(n)
-            if self.failed:
+            if failed:
                 self._bar.set_postfix(failed=self.failed, refresh=False)
 
     def close(self) -> None:
@@ -285,4 +280,3 @@ def _write_report(job: Job, report: Report) -> None:
         tmp.replace(job.report)
     except OSError as exc:
         raise OutputError(f"{job.report}: cannot write the report ({exc.strerror})") from exc
-

@@ -1,8 +1,120 @@
+"""Shared fixtures: a real simulator process on loopback, and mtpipe run as a real command."""
+
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@dataclass
+class Sim:
+    """A simulator process: its base URL and its request statistics."""
+
+    base_url: str
+    process: subprocess.Popen[str]
+
+    def stats(self) -> dict[str, Any]:
+        root = self.base_url.removesuffix("/v1")
+        return httpx.get(f"{root}/_sim/stats", timeout=10).json()  # type: ignore[no-any-return]
+
+    def reset(self) -> None:
+        httpx.post(f"{self.base_url.removesuffix('/v1')}/_sim/reset", timeout=10)
+
+
+def start_sim(*args: str) -> Sim:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.sim", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "listening on " not in line:
+        process.kill()
+        raise RuntimeError(f"simulator did not start: {line!r}")
+    return Sim(line.rsplit("listening on ", 1)[1].strip(), process)
+
+
+def stop_sim(sim: Sim) -> None:
+    sim.process.terminate()
+    try:
+        sim.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        sim.process.kill()
+        sim.process.wait()
+    if sim.process.stdout is not None:
+        sim.process.stdout.close()
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[Callable[..., Sim]]:
+    started: list[Sim] = []
+
+    def factory(*args: str) -> Sim:
+        sim = start_sim(*args)
+        started.append(sim)
+        return sim
+
+    yield factory
+    for sim in started:
+        stop_sim(sim)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Sim]:
+    """One plain simulator (no latency, no faults) shared by a test module."""
+    server = start_sim()
+    yield server
+    stop_sim(server)
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def report(self, path: Path) -> dict[str, Any]:
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def mtpipe_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTESCOPE_")}
+    env.update(ROUTESCOPE_API_KEY="sk-test-key", **extra)
+    return env
+
+
+def mtpipe(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+    """Run ``python -m pipeline ARGS`` as a real process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=mtpipe_env() if env is None else env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def corpus(name: str, n: int | None = None) -> list[dict[str, str]]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines[:n]]

@@ -26,7 +26,10 @@ def test_fingerprint_changes_with_output_settings_only() -> None:
     base = fingerprint(SETTINGS)
     assert fingerprint(Settings("qwen-mt-plus", "prompt", "", "auto")) != base
     assert fingerprint(Settings("qwen-mt-turbo", "options", "", "auto")) != base
-    assert fingerprint(Settings("qwen-mt-turbo", "prompt", "", "auto", (("temperature", 0.2),))) != base
+    assert (
+        fingerprint(Settings("qwen-mt-turbo", "prompt", "", "auto", (("temperature", 0.2),)))
+        != base
+    )
     # max_tokens, stream, user do not change the translation: same key
     extra = Settings("qwen-mt-turbo", "prompt", "", "auto", (), (("max_tokens", 99),))
     assert fingerprint(extra) == base
@@ -79,7 +82,7 @@ def test_pieces_keep_white_space_out_of_requests(text: str) -> None:
 def test_long_documents_chunk_within_limits() -> None:
     lines = (DATA / "long_docs.jsonl").read_text(encoding="utf-8").splitlines()
     docs = [json.loads(line)["text"] for line in lines]
-    for doc in docs + ["word " * 12_000]:  # and a 60,000-character cell
+    for doc in [*docs, "word " * 12000]:  # and a 60,000-character cell
         pieces = pieces_of(Unit("k", doc, "German"), 6000)
         assert all(len(p.text) <= 6000 for p in pieces)
         assert "".join(p.lead + p.text + p.trail for p in pieces) == doc

@@ -1,0 +1,1 @@
+"""Benchmarks for mtpipe: `make bench` (python -m bench [SCENARIO ...]). Figures, never asserts."""

@@ -1,0 +1,149 @@
+"""Run benchmark scenarios and print a table of figures with the machine's details.
+
+Each scenario starts the simulator in its own process, runs the real
+``mtpipe`` command in another, and measures that child: wall time from
+start to output written, CPU time (resource.getrusage of the child) and
+peak RSS.  Results are also written to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Figure:
+    scenario: str
+    metric: str
+    value: float
+    unit: str
+    target: str
+
+
+def start_sim(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.sim", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, line.rsplit("listening on ", 1)[1].strip()
+
+
+def run_child(argv: list[str]) -> tuple[float, float, float, int]:
+    """Run argv; return (wall s, cpu s, peak RSS MiB, exit code) of that child alone."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    env = dict(os.environ, ROUTESCOPE_API_KEY="bench")
+    code = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL).returncode
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024, code
+
+
+def write_cells(path: Path, n: int) -> None:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text"])
+        for i in range(n):
+            w.writerow([i, f"{words[i % 12]} {words[(i // 12) % 12]} item number {i}"])
+
+
+def throughput(tmp: Path) -> list[Figure]:
+    """20,000 distinct short cells, one per request, 100 ms latency, 256 in flight."""
+    n, latency, concurrency = 20_000, 0.1, 256
+    src = tmp / "cells.csv"
+    write_cells(src, n)
+    sim, base = start_sim("--latency", str(latency))
+    try:
+        wall, cpu, rss, code = run_child(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "translate",
+                str(src),
+                "--to",
+                "de",
+                "-o",
+                str(tmp / "out.csv"),
+                "--base-url",
+                base,
+                "--concurrency",
+                str(concurrency),
+                "--no-progress",
+                *PACK_OFF,
+            ]
+        )
+    finally:
+        sim.terminate()
+        sim.wait()
+    ideal = concurrency / latency
+    rate = n / wall
+    name = "throughput 20k cells"
+    return [
+        Figure(name, "exit code", code, "", "0"),
+        Figure(name, "cells/s", round(rate, 1), "cells/s", f"ideal {ideal:.0f}"),
+        Figure(
+            name, "of ideal", round(100 * rate / ideal, 1), "%", ">= 80 (issue 2), >= 90 (issue 7)"
+        ),
+        Figure(name, "client CPU per request", round(1000 * cpu / n, 3), "ms", "<= 0.4"),
+        Figure(name, "peak RSS", round(rss, 1), "MiB", ""),
+    ]
+
+
+PACK_OFF: list[str] = []  # becomes ["--pack", "off"] once packing exists
+
+SCENARIOS: dict[str, Callable[[Path], list[Figure]]] = {"throughput": throughput}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores {cpu}, {mem:.0f} GiB, "
+        f"Python {platform.python_version()}, {platform.platform()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=[])
+    names = parser.parse_args().scenarios or list(SCENARIOS)
+    print(machine())
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            figures += SCENARIOS[name](Path(tmp))
+    width = max(len(f.scenario) + len(f.metric) for f in figures) + 3
+    print(f"{'scenario / metric':<{width}} {'value':>12}  target")
+    for f in figures:
+        print(f"{f.scenario + ' / ' + f.metric:<{width}} {f.value:>12} {f.unit:<8} {f.target}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(
+        json.dumps({"machine": machine(), "figures": [asdict(f) for f in figures]}, indent=2)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

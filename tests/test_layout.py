@@ -1,0 +1,76 @@
+"""The architecture holds: imports point down the layers; every option is documented."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from pipeline.cli import _parser
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "pipeline"
+
+LAYERS = {
+    "errors": 0,
+    "models": 0,
+    "config": 1,
+    "reader": 2,
+    "prompts": 2,
+    "client": 2,
+    "checkpoint": 2,
+    "merge": 2,
+    "splitter": 2,
+    "pacing": 2,
+    "qa": 2,
+    "writer": 3,
+    "planner": 3,
+    "worker": 3,
+    "runner": 4,
+    "cli": 5,
+    "__main__": 6,
+    "sim": 4,
+    "__init__": 5,
+}
+
+
+def _internal_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipeline."):
+            found.add(node.module.split(".")[1])  # type: ignore[union-attr]
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    modules = {p.stem for p in PACKAGE.glob("*.py")}
+    assert modules <= set(LAYERS), modules - set(LAYERS)
+
+
+def test_imports_point_down() -> None:
+    for path in PACKAGE.glob("*.py"):
+        layer = LAYERS[path.stem]
+        for name in _internal_imports(path) - {path.stem}:
+            if (path.stem, name) == ("errors", "models"):
+                continue  # a TYPE_CHECKING-only import, for annotations
+            assert LAYERS[name] < layer, (
+                f"pipeline/{path.name} (L{layer}) imports {name} (L{LAYERS[name]})"
+            )
+
+
+def test_every_command_and_option_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        assert f"mtpipe {name}" in readme, f"command {name} is not in the README"
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert re.search(re.escape(flag) + r"\b", readme), f"{name} {flag} undocumented"

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline.checkpoint import RESULT_SCHEMA
+from pipeline.merge import merge_results
+
+
+def _results(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+
+
+def test_merge_puts_each_units_usage_on_its_first_row() -> None:
+    results = _results(
+        [
+            ("k1", "done", "Hallo", 50, 5, 1, None, None, ""),
+            ("k2", "done", "Welt", 60, 6, 1, None, None, ""),
+            ("k3", "failed_permanent", None, 40, 0, 1, "moderation", "blocked", ""),
+        ]
+    )
+    keys = [pl.Series(["k1", "k2", None, "k1"]), pl.Series(["k2", "k3", "k1", None])]
+    sources = [
+        pl.Series(["Hello", "World", "", "Hello"]),
+        pl.Series(["World", "Bad", "Hello", None]),
+    ]
+    added = merge_results([("a", "de"), ("b", "de")], keys, sources, results)
+    assert added.columns == ["a_de", "b_de", "mt_prompt_tokens", "mt_completion_tokens", "mt_error"]
+    assert added["a_de"].to_list() == ["Hallo", "Welt", "", "Hallo"]
+    assert added["b_de"].to_list() == ["Welt", None, "Hallo", None]
+    # k1 billed on row 0, k2 on row 0 (column a comes first), k3 on row 1
+    assert added["mt_prompt_tokens"].to_list() == [110, 40, 0, 0]
+    assert added["mt_prompt_tokens"].sum() == 150  # == what was billed
+    assert added["mt_completion_tokens"].to_list() == [11, 0, 0, 0]
+    assert added["mt_error"].to_list() == [None, "b_de: moderation (blocked)", None, None]
+
+
+def test_merge_marks_cells_without_result() -> None:
+    added = merge_results([("text", "ja")], [pl.Series(["k9"])], [pl.Series(["x"])], _results([]))
+    assert added["text_ja"].to_list() == [None]
+    assert added["mt_error"].to_list() == ["text_ja: not translated"]
+    assert added["mt_prompt_tokens"].to_list() == [0]
