@@ -34,7 +34,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_exponential_jitter,
 )
 from tenacity.wait import wait_base
@@ -127,7 +127,7 @@ class Client:
         self._timeout = timeout
         self._retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(retry.max_attempts) | stop_after_delay(retry.max_elapsed),
+            stop=stop_after_attempt(retry.max_attempts) | stop_before_delay(retry.max_elapsed),
             wait=_WaitServerOrBackoff(
                 wait_exponential_jitter(
                     multiplier=retry.initial, max=retry.maximum, jitter=retry.jitter
@@ -166,7 +166,8 @@ class Client:
             with anyio.fail_after(self._timeout):
                 return await self._post(body)
         except TimeoutError as exc:
-            raise TransientError("timeout", f"no answer within {self._timeout} s") from exc
+            limit = f" within {self._timeout} s" if self._timeout is not None else ""
+            raise TransientError("timeout", f"no answer{limit}") from exc
         except httpx.TimeoutException as exc:
             reason = "connection" if _disguised_connection_error(exc) else "timeout"
             raise TransientError(reason, self._clean(f"{type(exc).__name__}: {exc}")) from exc
@@ -243,18 +244,18 @@ class Client:
 
     def _no_content(self, payload: Any, usage: Usage | None) -> RequestError:
         code, message = _error_fields(payload)
+        detail = ": ".join(filter(None, (code, message)))
         if code.lower() in ("data_inspection_failed", "datainspectionfailed"):
-            text = f"the provider's content moderation rejected the text ({code}: {message})"
+            text = f"the provider's content moderation rejected the text ({detail})"
             return PermanentError("moderation", self._clean(text), usage=usage)
-        detail = f" ({code}: {message})" if code or message else ""
-        text = (
-            f"the provider answered without a translation (no choices[0].message.content){detail}"
-        )
+        said = f" ({detail})" if detail else ""
+        text = f"the provider answered without a translation (no message content){said}"
         return TransientError("no_content", self._clean(text), usage=usage)
 
     def _invalid(self, raw: bytes) -> str:
-        start = raw[:120].decode("utf-8", "replace")
-        return self._clean(f"the provider answered with a body that is not JSON: {start!r}")
+        # redact before cutting short, so no part of the key can survive the cut
+        start = self._clean(raw[:4096].decode("utf-8", "replace"))[:120]
+        return f"the provider answered with a body that is not JSON: {start!r}"
 
     def _clean(self, message: str) -> str:
         return _clean(message, self._api_key)
@@ -335,8 +336,11 @@ def classify(
 ) -> RequestError | ProviderConfigError:
     """The error for an HTTP ``status`` with ``payload`` (parsed JSON or text)."""
     code, message = _error_fields(payload)
-    detail = _clean(f"HTTP {status}{' ' + code if code else ''}: {message}".rstrip(": "), api_key)
+    head = f"HTTP {status} {code}" if code else f"HTTP {status}"
+    detail = _clean(f"{head}: {message}" if message else head, api_key)
     lowered = f"{code} {message}".lower()
+    if status == 429 or code.lower() == "arrearage":
+        return _classify_quota(status, lowered, detail, retry_after(headers))
     if status in (401, 403):
         return ProviderConfigError(
             f"the provider rejected the API key ({detail}): check ROUTESCOPE_API_KEY and that "
@@ -347,8 +351,6 @@ def classify(
         return ProviderConfigError(
             f"{name} was not found ({detail}): check the model name and the base URL"
         )
-    if status == 429:
-        return _classify_429(lowered, detail, retry_after(headers))
     if status == 400 and code.lower() in ("data_inspection_failed", "datainspectionfailed"):
         return PermanentError(
             "moderation",
@@ -372,11 +374,20 @@ def classify(
     return PermanentError(f"http_{status}", detail, status=status)
 
 
-_BILLING = ("free allocated quota", "free tier", "arrear", "billing", "good standing", "balance")
+_BILLING = (
+    "free allocated quota",
+    "free tier",
+    "freetier",
+    "arrear",
+    "billing",
+    "good standing",
+    "overdue",
+    "insufficient balance",
+)
 
 
-def _classify_429(
-    lowered: str, detail: str, delay: float | None
+def _classify_quota(
+    status: int, lowered: str, detail: str, delay: float | None
 ) -> RequestError | ProviderConfigError:
     quota = "allocated quota exceeded" in lowered or "allocationquota" in lowered
     if any(word in lowered for word in _BILLING) or ("insufficient_quota" in lowered and not quota):
@@ -386,13 +397,13 @@ def _classify_429(
         )
     if "burst" in lowered:
         reason = "rate_limit_burst"
-    elif quota:
+    elif quota or "tokens per min" in lowered:
         reason = "rate_limit_tokens"
-    elif "limit_requests" in lowered or "throttl" in lowered or "ratequota" in lowered:
+    elif any(word in lowered for word in ("limit_requests", "throttl", "ratequota", "rate limit")):
         reason = "rate_limit_requests"
     else:
         reason = "http_429"
-    return TransientError(reason, detail, retry_after=delay, status=429)
+    return TransientError(reason, detail, retry_after=delay, status=status)
 
 
 def retry_after(headers: httpx.Headers) -> float | None:

@@ -75,8 +75,14 @@ class Template:
 
     text: str
     variables: frozenset[str]
-    parts: tuple[str, ...] = field(default=("",), repr=False, compare=False)
+    parts: tuple[str, ...] = field(default=(), repr=False, compare=False)
     origin: str = field(default="template", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.parts:  # built directly, not by parse_template
+            parsed = parse_template(self.text, origin=self.origin)
+            object.__setattr__(self, "variables", parsed.variables)
+            object.__setattr__(self, "parts", parsed.parts)
 
     def render(self, values: Mapping[str, str]) -> str:
         """Insert ``values`` verbatim; UsageError naming any variable without a value."""
@@ -155,14 +161,13 @@ def check_template(template: Template, available: Iterable[str], *, origin: str)
     if not unknown:
         return
     names = ", ".join(f"{{{v}}}" for v in unknown)
-    what = (
-        f"variable {names} is not a column"
-        if len(unknown) == 1
-        else (f"variables {names} are not columns")
-    )
+    if len(unknown) == 1:
+        what = f"variable {names} is not a column"
+    else:
+        what = f"variables {names} are not columns"
     raise UsageError(
         f"{origin}: {what} of the input (columns: {', '.join(columns)}); "
-        "rename it to a column or use a built-in: {text}, {source_lang}, {target_lang}"
+        "use a column name or a built-in: {text}, {source_lang}, {target_lang}"
     )
 
 

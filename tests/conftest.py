@@ -98,7 +98,8 @@ class Run:
 
 def mtpipe_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTESCOPE_")}
-    env.update(ROUTESCOPE_API_KEY="sk-test-key", **extra)
+    env["ROUTESCOPE_API_KEY"] = "sk-test-key"
+    env.update(extra)
     return env
 
 

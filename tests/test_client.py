@@ -1,0 +1,676 @@
+from __future__ import annotations
+
+import email.utils
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from aiohttp import web
+
+from pipeline.client import Client, RetryPolicy, classify, make_http_client, retry_after
+from pipeline.errors import (
+    PermanentError,
+    ProviderConfigError,
+    RequestError,
+    TransientError,
+    UsageError,
+)
+from pipeline.models import Completion, Outcome, Settings, Usage
+from pipeline.prompts import build_body
+
+KEY = "sk-SECRET-test-123"
+BASE = "https://relay.test/v1/"
+NO_JITTER = RetryPolicy(max_attempts=3, initial=1.0, maximum=60.0, jitter=0.0)
+
+
+Handler = Callable[[httpx.Request], Any]
+
+
+def answer(
+    text: str = "Hallo", finish: str = "stop", usage: tuple[int, int] = (10, 5)
+) -> httpx.Response:
+    payload = {
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+        ],
+        "usage": {
+            "prompt_tokens": usage[0],
+            "completion_tokens": usage[1],
+            "total_tokens": sum(usage),
+        },
+    }
+    return httpx.Response(200, json=payload)
+
+
+def error(status: int, code: str = "", message: str = "", **headers: str) -> httpx.Response:
+    body = {"error": {"message": message, "type": "error", "param": None, "code": code}}
+    return httpx.Response(
+        status, json=body, headers={k.replace("_", "-"): v for k, v in headers.items()}
+    )
+
+
+class Server:
+    """Replies from a script, one entry per request; records what was sent."""
+
+    def __init__(self, *replies: httpx.Response | Exception) -> None:
+        self.replies = list(replies)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+
+@asynccontextmanager
+async def fake(
+    handler: Handler, *, api_key: str | None = KEY, **kw: Any
+) -> AsyncIterator[tuple[Client, list[float]]]:
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    kw.setdefault("retry", NO_JITTER)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        yield Client(http, base_url=BASE, api_key=api_key, sleep=sleep, **kw), sleeps
+
+
+BODY: dict[str, Any] = {"model": "qwen-mt-turbo", "messages": [{"role": "user", "content": "x"}]}
+
+
+# --- one attempt -----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_request_shape_matches_build_body() -> None:
+    server = Server(answer("Hallo Welt"))
+    settings = Settings("qwen-mt-turbo", "prompt", "", "English", (("temperature", 0.1),))
+    body = build_body(settings, "Hello {world} %s", "German")
+    async with fake(server) as (client, _):
+        completion = await client.complete_once(body)
+    assert completion == Completion("Hallo Welt", "stop", Usage(10, 5))
+    [request] = server.requests
+    assert request.method == "POST"
+    assert str(request.url) == "https://relay.test/v1/chat/completions"
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.content) == body
+
+
+@pytest.mark.anyio
+async def test_no_key_no_authorization_header() -> None:
+    server = Server(answer())
+    async with fake(server, api_key=None) as (client, _):
+        await client.complete_once(BODY)
+    assert "authorization" not in server.requests[0].headers
+
+
+@pytest.mark.anyio
+async def test_usage_falls_back_to_input_output_tokens() -> None:
+    payload = {
+        "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"input_tokens": 7, "output_tokens": 3},
+    }
+    async with fake(Server(httpx.Response(200, json=payload))) as (client, _):
+        assert (await client.complete_once(BODY)).usage == Usage(7, 3)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "in_message"),
+    [
+        (httpx.Response(200, content=b"<html>busy</html>"), "invalid_json", "not JSON"),
+        (
+            httpx.Response(
+                200,
+                json={
+                    "error": {"code": "InternalError", "message": "busy now"},
+                    "message": "failed",
+                },
+            ),
+            "no_content",
+            "busy now",
+        ),
+        (httpx.Response(200, json={"error": None, "message": "success"}), "no_content", "success"),
+        (httpx.Response(200, json={"choices": []}), "no_content", "without a translation"),
+        (httpx.Response(200, json={"choices": [{"message": {"content": None}}]}), "no_content", ""),
+        (httpx.Response(200, json=[1, 2]), "no_content", ""),
+        (answer(finish="length"), "truncated", "max_tokens"),
+    ],
+)
+@pytest.mark.anyio
+async def test_unusable_200(reply: httpx.Response, reason: str, in_message: str) -> None:
+    async with fake(Server(reply)) as (client, _):
+        with pytest.raises(TransientError) as info:
+            await client.complete_once(BODY)
+    assert info.value.reason == reason
+    assert in_message in info.value.message
+    assert "\n" not in info.value.message
+
+
+@pytest.mark.anyio
+async def test_moderation_in_a_200_envelope_is_permanent() -> None:
+    body = {"error": {"code": "data_inspection_failed", "message": "inappropriate"}}
+    async with fake(Server(httpx.Response(200, json=body))) as (client, _):
+        with pytest.raises(PermanentError) as info:
+            await client.complete_once(BODY)
+    assert info.value.reason == "moderation"
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (httpx.ReadTimeout("slow"), "timeout"),
+        (httpx.ConnectTimeout("slow"), "timeout"),
+        (httpx.ConnectError("refused"), "connection"),
+        (httpx.ReadError("reset by peer"), "connection"),
+        (httpx.RemoteProtocolError("bad"), "connection"),
+    ],
+)
+@pytest.mark.anyio
+async def test_transport_errors(exc: Exception, reason: str) -> None:
+    async with fake(Server(exc)) as (client, _):
+        with pytest.raises(TransientError) as info:
+            await client.complete_once(BODY)
+    assert info.value.reason == reason
+
+
+@pytest.mark.anyio
+async def test_timeout_per_attempt() -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(5)
+        return answer()
+
+    async with fake(slow, timeout=0.05) as (client, _):
+        with pytest.raises(TransientError) as info:
+            await client.complete_once(BODY)
+    assert info.value.reason == "timeout"
+
+
+# --- classification ---------------------------------------------------------------------------
+
+ARREARS = "Access denied, please make sure your account is in good standing."
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "kind", "reason"),
+    [
+        (
+            400,
+            "data_inspection_failed",
+            "Input data may contain inappropriate content.",
+            PermanentError,
+            "moderation",
+        ),
+        (
+            400,
+            "invalid_parameter_error",
+            "Range of input length should be [1, 8192]",
+            PermanentError,
+            "invalid_parameter",
+        ),
+        (400, "", "bad", PermanentError, "invalid_parameter"),
+        (422, "", "unprocessable", PermanentError, "invalid_parameter"),
+        (400, "Arrearage", ARREARS, ProviderConfigError, None),
+        (401, "invalid_api_key", "Incorrect API key provided.", ProviderConfigError, None),
+        (403, "AccessDenied", "Access denied.", ProviderConfigError, None),
+        (404, "model_not_found", "The model does not exist.", ProviderConfigError, None),
+        (
+            429,
+            "limit_requests",
+            "Requests rate limit exceeded",
+            TransientError,
+            "rate_limit_requests",
+        ),
+        (
+            429,
+            "limit_burst_rate",
+            "Request rate increased too quickly",
+            TransientError,
+            "rate_limit_burst",
+        ),
+        (
+            429,
+            "Throttling",
+            "Requests throttling triggered.",
+            TransientError,
+            "rate_limit_requests",
+        ),
+        (
+            429,
+            "Throttling.RateQuota",
+            "Requests rate limit exceeded",
+            TransientError,
+            "rate_limit_requests",
+        ),
+        (
+            429,
+            "insufficient_quota",
+            "Allocated quota exceeded, please increase your quota limit.",
+            TransientError,
+            "rate_limit_tokens",
+        ),
+        (429, "insufficient_quota", "Free allocated quota exceeded.", ProviderConfigError, None),
+        (429, "Arrearage", ARREARS, ProviderConfigError, None),
+        (
+            429,
+            "insufficient_quota",
+            "You exceeded your current quota, check your billing details",
+            ProviderConfigError,
+            None,
+        ),
+        (429, "", "", TransientError, "http_429"),
+        (429, "", "Rate limit reached for requests", TransientError, "rate_limit_requests"),
+        (
+            429,
+            "rate_limit_exceeded",
+            "Rate limit reached on tokens per min (TPM)",
+            TransientError,
+            "rate_limit_tokens",
+        ),
+        (429, "", "upstream load balancer busy", TransientError, "http_429"),
+        (
+            429,
+            "AllocationQuota.FreeTierOnly",
+            "The free tier quota is used up",
+            ProviderConfigError,
+            None,
+        ),
+        (403, "Arrearage", ARREARS, ProviderConfigError, None),
+        (500, "InternalError", "Role must be in [user, assistant]", PermanentError, "request_bug"),
+        (500, "InternalError", "An internal error has occured", TransientError, "http_500"),
+        (502, "", "", TransientError, "http_502"),
+        (503, "ModelUnavailable", "overloaded", TransientError, "http_503"),
+        (504, "", "", TransientError, "http_504"),
+        (408, "", "", TransientError, "http_408"),
+        (409, "", "", TransientError, "http_409"),
+        (501, "", "", TransientError, "http_501"),
+        (418, "", "teapot", PermanentError, "http_418"),
+    ],
+)
+def test_classify(
+    status: int, code: str, message: str, kind: type[Exception], reason: str | None
+) -> None:
+    payload = {"error": {"message": message, "type": "x", "param": None, "code": code}}
+    exc = classify(status, payload, httpx.Headers(), api_key=KEY, model="qwen-mt-turbo")
+    assert type(exc) is kind
+    if reason is not None:
+        assert isinstance(exc, RequestError)
+        assert exc.reason == reason
+        assert exc.status == status
+    assert "\n" not in str(exc)
+
+
+def test_classify_messages() -> None:
+    headers = httpx.Headers()
+    key = classify(401, {"error": {"message": "bad key"}}, headers, api_key=KEY)
+    assert str(key) == (
+        "the provider rejected the API key (HTTP 401: bad key): check ROUTESCOPE_API_KEY and "
+        "that the key belongs to this base URL's region"
+    )
+    model = classify(404, {}, headers, api_key=KEY, model="qwen-mt-tubro")
+    assert "model 'qwen-mt-tubro' was not found" in str(model)
+    text = classify(502, "<html>\n<b>Bad gateway</b>\n</html>", headers, api_key=KEY)
+    assert str(text) == "HTTP 502: <html> <b>Bad gateway</b> </html>"
+    native = classify(400, {"code": "InvalidParameter", "message": "x"}, headers, api_key=None)
+    assert "InvalidParameter: x" in str(native)
+
+
+def test_retry_after_headers() -> None:
+    assert retry_after(httpx.Headers({"retry-after-ms": "1500"})) == 1.5
+    assert retry_after(httpx.Headers({"retry-after": "7"})) == 7.0
+    assert retry_after(httpx.Headers({"retry-after": "2.5", "retry-after-ms": "800"})) == 0.8
+    soon = email.utils.formatdate(time.time() + 120, usegmt=True)
+    delay = retry_after(httpx.Headers({"retry-after": soon}))
+    assert delay is not None and 115 <= delay <= 120
+    past = email.utils.formatdate(time.time() - 120, usegmt=True)
+    assert retry_after(httpx.Headers({"retry-after": past})) == 0.0
+    for bad in ("soon", "", "nan", "-5"):
+        assert retry_after(httpx.Headers({"retry-after": bad})) in (None, 0.0)
+    assert retry_after(httpx.Headers()) is None
+    rate = classify(429, {}, httpx.Headers({"retry-after": "9"}), api_key=None)
+    assert isinstance(rate, TransientError) and rate.retry_after == 9.0
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "at_least"),
+    [
+        ({"retry-after": "30"}, 30.0),
+        ({"retry-after-ms": "2500"}, 2.5),
+        ({"retry-after": email.utils.formatdate(time.time() + 600, usegmt=True)}, 590.0),
+    ],
+)
+@pytest.mark.anyio
+async def test_retry_after_is_honoured(headers: dict[str, str], at_least: float) -> None:
+    throttled = httpx.Response(429, json={"error": {"code": "limit_requests"}}, headers=headers)
+    server = Server(throttled, answer())
+    async with fake(server) as (client, sleeps):
+        outcome = await client.complete(BODY)
+    assert outcome.ok
+    assert outcome.retries == ("rate_limit_requests",)
+    assert len(sleeps) == 1 and sleeps[0] >= at_least
+
+
+@pytest.mark.anyio
+async def test_backoff_wins_when_larger_than_retry_after() -> None:
+    throttled = error(429, "limit_requests", retry_after="0.5")
+    policy = RetryPolicy(initial=10.0, jitter=0.0)
+    async with fake(Server(throttled, answer()), retry=policy) as (client, sleeps):
+        await client.complete(BODY)
+    assert sleeps == [10.0]
+
+
+@pytest.mark.anyio
+async def test_retries_stop_at_max_attempts() -> None:
+    server = Server(error(503, "ServiceUnavailable", "overloaded"))
+    async with fake(server) as (client, sleeps):
+        outcome = await client.complete(BODY)
+    assert server.calls == 3
+    assert sleeps == [1.0, 2.0]
+    assert outcome == Outcome(
+        None,
+        3,
+        Usage(),
+        ("http_503", "http_503"),
+        "http_503",
+        "HTTP 503 ServiceUnavailable: overloaded",
+        permanent=False,
+    )
+    assert not outcome.ok
+
+
+@pytest.mark.anyio
+async def test_backoff_is_capped_and_jittered() -> None:
+    policy = RetryPolicy(max_attempts=6, initial=1.0, maximum=5.0, jitter=0.5)
+    async with fake(Server(error(500)), retry=policy) as (client, sleeps):
+        await client.complete(BODY)
+    assert len(sleeps) == 5
+    assert all(
+        low <= s <= high
+        for s, low, high in zip(sleeps, [1, 2, 4, 5, 5], [1.5, 2.5, 4.5, 5, 5], strict=True)
+    )
+
+
+@pytest.mark.anyio
+async def test_max_elapsed_stops_retries() -> None:
+    server = Server(error(503))
+    async with fake(server, retry=RetryPolicy(max_elapsed=0.0)) as (client, sleeps):
+        outcome = await client.complete(BODY)
+    assert server.calls == 1 and sleeps == []
+    assert outcome.attempts == 1 and outcome.retries == () and not outcome.permanent
+
+
+@pytest.mark.anyio
+async def test_permanent_errors_are_not_retried() -> None:
+    server = Server(error(400, "invalid_parameter_error", "Range of input length"))
+    async with fake(server) as (client, sleeps):
+        outcome = await client.complete(BODY)
+    assert server.calls == 1 and sleeps == []
+    assert outcome.permanent and outcome.error_reason == "invalid_parameter"
+    assert outcome.attempts == 1 and outcome.retries == ()
+
+
+@pytest.mark.anyio
+async def test_transient_then_permanent() -> None:
+    server = Server(error(503), error(400, "data_inspection_failed", "inappropriate"))
+    async with fake(server) as (client, _):
+        outcome = await client.complete(BODY)
+    assert outcome.retries == ("http_503",)
+    assert outcome.error_reason == "moderation" and outcome.permanent
+    assert outcome.attempts == 2
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+@pytest.mark.anyio
+async def test_fatal_errors_raise_at_once(status: int) -> None:
+    server = Server(error(status, "x", f"no access for key {KEY}"))
+    async with fake(server) as (client, sleeps):
+        with pytest.raises(ProviderConfigError) as info:
+            await client.complete(BODY)
+    assert server.calls == 1 and sleeps == []
+    assert KEY not in str(info.value) and "***" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_billing_429_raises() -> None:
+    server = Server(error(429, "Arrearage", ARREARS))
+    async with fake(server) as (client, _):
+        with pytest.raises(ProviderConfigError, match="billing"):
+            await client.complete(BODY)
+    assert server.calls == 1
+
+
+@pytest.mark.anyio
+async def test_truncated_answer_is_retried_and_billed() -> None:
+    server = Server(answer("Hal", "length", (10, 100)), answer("Hallo", "stop", (10, 50)))
+    async with fake(server) as (client, _):
+        outcome = await client.complete(BODY)
+    assert outcome.completion == Completion("Hallo", "stop", Usage(10, 50))
+    assert outcome.billed == Usage(20, 150)
+    assert outcome.retries == ("truncated",) and outcome.attempts == 2
+
+
+@pytest.mark.anyio
+async def test_billed_counts_every_rejected_attempt() -> None:
+    server = Server(answer("x", "length", (5, 9)))
+    async with fake(server) as (client, _):
+        outcome = await client.complete(BODY)
+    assert outcome.billed == Usage(15, 27)
+    assert outcome.error_reason == "truncated" and not outcome.permanent
+
+
+@pytest.mark.anyio
+async def test_the_key_never_leaks() -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = f"bad request from {request.headers['authorization']}\nkey={KEY}"
+        return error(next(statuses), "echo", said)
+
+    statuses = iter([503, 429, 400, 500, 200, 200, 401])
+    async with fake(echo) as (client, _):
+        failed = await client.complete(BODY)
+        enveloped = await client.complete(BODY)
+        with pytest.raises(ProviderConfigError) as info:
+            await client.complete(BODY)
+    for text in (repr(failed), repr(enveloped), str(info.value)):
+        assert KEY not in text and "SECRET" not in text
+    assert failed.error_message is not None and "***" in failed.error_message
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+def sse(*chunks: dict[str, Any] | str) -> httpx.Response:
+    lines = [f"data: {c if isinstance(c, str) else json.dumps(c)}\n\n" for c in chunks]
+    return httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content="".join(lines).encode()
+    )
+
+
+def delta(content: str, finish: str | None = None) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]}
+
+
+USAGE_CHUNK = {"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 4}}
+
+
+@pytest.mark.parametrize(
+    ("model", "pieces"),
+    [
+        ("qwen-mt-plus", ["Hal", "Hallo", "Hallo Welt"]),
+        ("qwen-mt-turbo", ["Hallo", "Hallo", "Hallo Welt"]),
+        ("qwen-mt-flash", ["Hal", "lo", " Welt"]),
+        ("qwen-mt-lite", ["Hallo", " Welt"]),
+        ("some-relay-model", ["Hal", "Hallo", "Hallo Welt"]),
+        ("some-relay-model", ["Hal", "lo", " Welt"]),
+    ],
+)
+@pytest.mark.anyio
+async def test_streaming(model: str, pieces: list[str]) -> None:
+    chunks: list[dict[str, Any] | str] = [delta(p) for p in pieces[:-1]]
+    chunks += [delta(pieces[-1], "stop"), USAGE_CHUNK, "[DONE]"]
+    body = {**BODY, "model": model, "stream": True, "stream_options": {"include_usage": True}}
+    async with fake(Server(sse(*chunks))) as (client, _):
+        completion = await client.complete_once(body)
+    assert completion == Completion("Hallo Welt", "stop", Usage(12, 4))
+
+
+@pytest.mark.anyio
+async def test_streaming_truncated_and_empty() -> None:
+    body = {**BODY, "stream": True}
+    truncated = sse(delta("Hal", "length"), USAGE_CHUNK, "[DONE]")
+    async with fake(Server(truncated, sse("[DONE]"), sse("{oops"))) as (client, _):
+        with pytest.raises(TransientError) as info:
+            await client.complete_once(body)
+        assert info.value.reason == "truncated" and info.value.usage == Usage(12, 4)
+        with pytest.raises(TransientError, match="without a translation"):
+            await client.complete_once(body)
+        with pytest.raises(TransientError) as bad:
+            await client.complete_once(body)
+        assert bad.value.reason == "invalid_json"
+
+
+@pytest.mark.anyio
+async def test_streaming_error_chunk_and_json_answer() -> None:
+    body = {**BODY, "stream": True}
+    moderated = sse(delta("Hal"), {"error": {"code": "data_inspection_failed", "message": "no"}})
+    async with fake(Server(moderated, answer("plain"))) as (client, _):
+        with pytest.raises(PermanentError, match="moderation"):
+            await client.complete_once(body)
+        assert (await client.complete_once(body)).text == "plain"
+
+
+# --- the real transport ----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def loopback(handler: Callable[[web.Request], Any]) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.anyio
+async def test_make_http_client_handles_200_concurrent_requests() -> None:
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append(request.headers["Authorization"])
+        await anyio.sleep(0.02)
+        text = body["messages"][0]["content"].upper()
+        return web.json_response(
+            {
+                "choices": [{"message": {"content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+            }
+        )
+
+    results: dict[int, Outcome] = {}
+    async with loopback(handle) as base_url:
+        http = make_http_client(concurrency=64, timeout=10.0)
+        async with http:
+            client = Client(http, base_url=base_url, api_key=KEY, timeout=10.0)
+
+            async def one(i: int) -> None:
+                body = {**BODY, "messages": [{"role": "user", "content": f"text {i}"}]}
+                results[i] = await client.complete(body)
+
+            async with anyio.create_task_group() as tg:
+                for i in range(200):
+                    tg.start_soon(one, i)
+    assert len(seen) == 200 and set(seen) == {f"Bearer {KEY}"}
+    assert all(
+        results[i].completion == Completion(f"TEXT {i}", "stop", Usage(3, 1)) for i in range(200)
+    )
+
+
+@pytest.mark.anyio
+async def test_real_transport_timeout_and_stream() -> None:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if body.get("stream"):
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            for chunk in (delta("Hal"), delta("lo", "stop"), USAGE_CHUNK):
+                await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await response.write(b"data: [DONE]\n\n")
+            return response
+        await release.wait()  # until the client has given up
+        return web.json_response({})
+
+    release = anyio.Event()
+
+    async with loopback(handle) as base_url, make_http_client(concurrency=4, timeout=5) as http:
+        client = Client(http, base_url=base_url, api_key=KEY, timeout=0.2)
+        with pytest.raises(TransientError) as info:
+            await client.complete_once(BODY)
+        assert info.value.reason == "timeout"
+        release.set()
+        streamed = await client.complete_once({**BODY, "model": "qwen-mt-flash", "stream": True})
+        assert streamed == Completion("Hallo", "stop", Usage(12, 4))
+
+
+@pytest.mark.anyio
+async def test_real_transport_connection_refused() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with make_http_client(concurrency=2, timeout=5) as http:
+        client = Client(http, base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY)
+        with pytest.raises(TransientError) as info:
+            await client.complete_once(BODY)
+    assert info.value.reason == "connection"
+    assert KEY not in info.value.message
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.Response(200, content=("x" * 100 + KEY + " <html>").encode()),
+        httpx.Response(502, content=f"<html>\n{'y' * 290} {KEY}\n</html>".encode()),
+        httpx.Response(200, json={"error": {"code": "E", "message": f"key {KEY} is odd"}}),
+        sse(delta("Hal"), {"error": {"code": "E", "message": f"{KEY}"}}),
+    ],
+)
+@pytest.mark.anyio
+async def test_the_key_never_leaks_from_bodies(reply: httpx.Response) -> None:
+    async with fake(Server(reply)) as (client, _):
+        outcome = await client.complete({**BODY, "stream": True})
+    assert outcome.error_message is not None
+    assert "SECRET" not in repr(outcome) and "sk-SEC" not in repr(outcome)
+
+
+@pytest.mark.anyio
+async def test_make_http_client_uses_the_aiohttp_transport() -> None:
+    from httpx_aiohttp import AiohttpTransport
+
+    async with make_http_client(concurrency=256, timeout=30) as http:
+        transport = http._transport
+        assert isinstance(transport, AiohttpTransport)
+        assert transport.limits.max_connections == 256
+        assert http.timeout == httpx.Timeout(30)
+    with pytest.raises(UsageError, match="concurrency must be at least 1"):
+        make_http_client(concurrency=0, timeout=30)

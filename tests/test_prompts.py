@@ -1,0 +1,255 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.errors import UsageError
+from pipeline.models import Settings
+from pipeline.prompts import (
+    BUILTIN_CHAT_SYSTEM,
+    BUILTIN_MT,
+    BUILTIN_MT_AUTO,
+    Template,
+    build_body,
+    check_template,
+    context_columns,
+    load_template,
+    parse_template,
+)
+
+
+def settings(model: str = "qwen-mt-turbo", **kw: Any) -> Settings:
+    values: dict[str, Any] = {"style": "prompt", "template": "", "source_lang": "English"}
+    values.update(kw)
+    return Settings(model=model, **values)
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def test_parse_and_render() -> None:
+    template = parse_template("Title: {meta.title}\n{text} -> {target_lang}")
+    assert template.variables == {"meta.title", "text", "target_lang"}
+    assert context_columns(template) == {"meta.title"}
+    values = {"meta.title": "Hi", "text": "Hallo", "target_lang": "German"}
+    assert template.render(values) == "Title: Hi\nHallo -> German"
+
+
+def test_literal_braces() -> None:
+    template = parse_template("{{json}} {{{text}}} }} {{")
+    assert template.variables == {"text"}
+    assert template.render({"text": "x"}) == "{json} {x} } {"
+
+
+def test_values_are_inserted_verbatim() -> None:
+    template = parse_template("<{text}>")
+    tricky = "Hello {name}, you have %s messages {{ }} {0} %(x)s \\n"
+    assert template.render({"text": tricky}) == f"<{tricky}>"
+
+
+def test_template_built_directly_parses_itself() -> None:
+    template = Template("<{text}>", frozenset())
+    assert template.variables == {"text"}
+    assert template.render({"text": "a"}) == "<a>"
+    assert template == parse_template("<{text}>")
+
+
+def test_template_without_variables() -> None:
+    assert parse_template("plain").render({}) == "plain"
+    assert parse_template("").render({}) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "brace"),
+    [
+        ("a\nb\nxx {text", "line 3, column 4", "{"),
+        ("a } b", "line 1, column 3", "}"),
+        ("{a{b}", "line 1, column 1", "{"),
+    ],
+)
+def test_unbalanced_brace(text: str, where: str, brace: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_template(text, origin="template.txt")
+    assert str(info.value) == (
+        f"template.txt: unbalanced '{brace}' at {where}; write '{brace * 2}' for a literal brace"
+    )
+
+
+@pytest.mark.parametrize("text", ["{}", "{ text }", "{a-b}", "{0}", "{a..b}"])
+def test_bad_variable_names(text: str) -> None:
+    with pytest.raises(UsageError, match=r"template\.txt: .* is not a variable name"):
+        parse_template(text, origin="template.txt")
+
+
+def test_missing_variable_is_named() -> None:
+    template = parse_template("{title}: {text} {author}", origin="t.txt")
+    with pytest.raises(UsageError) as info:
+        template.render({"text": "x"})
+    assert str(info.value) == "t.txt: no value for {author}, {title}"
+
+
+def test_load_template(tmp_path: Path) -> None:
+    path = tmp_path / "template.txt"
+    path.write_text("Translate into {target_lang}: {text}", encoding="utf-8")
+    assert load_template(path).variables == {"target_lang", "text"}
+
+
+def test_load_template_needs_text(tmp_path: Path) -> None:
+    path = tmp_path / "template.txt"
+    path.write_text("Translate into {target_lang}", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"template\.txt: the template has no \{text\}"):
+        load_template(path)
+
+
+def test_load_template_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"missing\.txt: cannot read the template"):
+        load_template(tmp_path / "missing.txt")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9 {text}".encode("latin-1"))
+    with pytest.raises(UsageError, match="cannot read the template"):
+        load_template(bad)
+
+
+def test_load_template_reports_position(tmp_path: Path) -> None:
+    path = tmp_path / "template.txt"
+    path.write_text("line one\nline two\n{text} {oops\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"unbalanced '\{' at line 3, column 8"):
+        load_template(path)
+
+
+def test_check_template() -> None:
+    template = parse_template("{title}: {text} into {target_lang} from {source_lang}")
+    check_template(template, ["id", "title", "text"], origin="template.txt")
+    with pytest.raises(UsageError) as info:
+        check_template(template, ["id", "text"], origin="template.txt")
+    assert str(info.value).startswith(
+        "template.txt: variable {title} is not a column of the input (columns: id, text); "
+    )
+    two = parse_template("{b} {a} {text}")
+    with pytest.raises(UsageError, match=r"variables \{a\}, \{b\} are not columns"):
+        check_template(two, iter(["text"]), origin="t")
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def test_mt_prompt_builtin() -> None:
+    body = build_body(settings(), "Hello {x} %s", "German")
+    expected = BUILTIN_MT.replace("{source_lang}", "English").replace("{target_lang}", "German")
+    assert body == {
+        "model": "qwen-mt-turbo",
+        "messages": [{"role": "user", "content": expected.replace("{text}", "Hello {x} %s")}],
+    }
+
+
+def test_mt_prompt_auto_source() -> None:
+    body = build_body(settings(source_lang="auto"), "Hi", "Japanese")
+    content = BUILTIN_MT_AUTO.replace("{target_lang}", "Japanese").replace("{text}", "Hi")
+    assert body["messages"] == [{"role": "user", "content": content}]
+    assert "from" not in content
+
+
+def test_mt_prompt_custom_template_with_context() -> None:
+    s = settings(template="[{title}] {source_lang}>{target_lang}: {text} {{ok}}")
+    body = build_body(s, "Hallo {name}", "French", {"title": "Greeting", "text": "ignored"})
+    assert body["messages"] == [
+        {"role": "user", "content": "[Greeting] English>French: Hallo {name} {ok}"}
+    ]
+
+
+def test_custom_template_errors() -> None:
+    with pytest.raises(UsageError, match=r"no value for \{title\}"):
+        build_body(settings(template="{title} {text}"), "x", "German")
+    with pytest.raises(UsageError, match=r"no \{text\} variable"):
+        build_body(settings(template="Translate please"), "x", "German")
+
+
+def test_mt_never_gets_a_system_message() -> None:
+    for style in ("prompt", "options"):
+        for model in ("qwen-mt-flash", "qwen-mt-plus", "qwen-mt-lite", "qwen-mt-future"):
+            body = build_body(settings(model, style=style), "Hi", "German")
+            assert [m["role"] for m in body["messages"]] == ["user"]
+
+
+def test_mt_options_style() -> None:
+    s = settings("qwen-mt-plus", style="options", source_lang="auto", template="{text}!")
+    body = build_body(s, "Hallo {x}", "English")
+    assert body == {
+        "model": "qwen-mt-plus",
+        "messages": [{"role": "user", "content": "Hallo {x}"}],
+        "translation_options": {"source_lang": "auto", "target_lang": "English"},
+    }
+
+
+def test_mt_options_extra() -> None:
+    terms = [{"source": "Gerät", "target": "device"}]
+    extra = {"terms": terms, "domains": "IT manuals"}
+    body = build_body(settings(style="options"), "x", "English", options_extra=extra)
+    assert body["translation_options"] == {
+        "source_lang": "English",
+        "target_lang": "English",
+        "terms": terms,
+        "domains": "IT manuals",
+    }
+
+
+def test_chat_model_thinking_off() -> None:
+    body = build_body(settings("qwen3.5-flash"), "Hallo", "German")
+    system = BUILTIN_CHAT_SYSTEM.replace("{source_lang}", "English").replace(
+        "{target_lang}", "German"
+    )
+    assert body == {
+        "model": "qwen3.5-flash",
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": "Hallo"},
+        ],
+        "enable_thinking": False,
+    }
+
+
+def test_chat_model_without_thinking() -> None:
+    body = build_body(settings("qwen2.5-14b-instruct", source_lang="auto"), "Hallo", "German")
+    assert "enable_thinking" not in body
+    assert body["messages"][0]["role"] == "system"
+    assert "from" not in body["messages"][0]["content"]
+    assert "German" in body["messages"][0]["content"]
+
+
+def test_chat_model_custom_template_and_explicit_thinking() -> None:
+    s = settings(
+        "qwen3.5-plus",
+        template="Product {name}: {text}",
+        params=(("enable_thinking", True),),
+    )
+    body = build_body(s, "Stuhl", "English", {"name": "A1"})
+    assert body["messages"][1] == {"role": "user", "content": "Product A1: Stuhl"}
+    assert body["enable_thinking"] is True
+
+
+def test_params_and_extra_are_copied() -> None:
+    params = (
+        ("enable_thinking", False),
+        ("response_format", {"type": "text"}),
+        ("temperature", 0.2),
+        ("top_p", 0.9),
+    )
+    extra = (("max_tokens", 512), ("stream", False), ("user", "job-7"))
+    body = build_body(settings(params=params, extra=extra), "x", "German")
+    for name, value in params + extra:
+        assert body[name] == value
+    assert "stream_options" not in body
+
+
+def test_stream_adds_include_usage() -> None:
+    body = build_body(settings(extra=(("stream", True),)), "x", "German")
+    assert body["stream_options"] == {"include_usage": True}
+    given = settings(extra=(("stream", True), ("stream_options", {"include_usage": False})))
+    assert build_body(given, "x", "German")["stream_options"] == {"include_usage": False}
+
+
+def test_unknown_style() -> None:
+    with pytest.raises(UsageError, match="unknown style 'fancy'"):
+        build_body(settings(style="fancy"), "x", "German")
