@@ -1,18 +1,14 @@
 """An offline stand-in for the Qwen MT Chat Completions API, served on loopback.
 
-``POST /v1/chat/completions`` answers like the real service (see
-UPSTREAM_API.md): the qwen-mt one-user-message rule, both request styles
-(prompt template or ``translation_options``), billed usage with the hidden
-per-request overhead, ``max_tokens`` truncation, streaming (whole text so far
-for qwen-mt-plus/turbo, increments otherwise), and injected faults drawn from
-``random.Random(seed)`` in arrival order.  The translation is
-``pseudo_translate``: deterministic, script-correct gibberish that keeps
-placeholders, ICU syntax, markup, URLs and code byte-exact.
-
+``POST /v1/chat/completions`` behaves like the real service (UPSTREAM_API.md):
+the qwen-mt one-user-message rule, prompt-template and ``translation_options``
+styles, billed usage with the hidden per-request overhead, ``max_tokens``
+truncation, streaming (whole text so far for qwen-mt-plus/turbo, increments
+otherwise) and faults drawn from ``random.Random(seed)`` in arrival order.
 Test hooks: ``[[sim:moderation]]`` in a text always gets the moderation 400,
-``[[sim:flaky]]`` gets a 500 the first time that exact text is seen;
-``GET /_sim/stats`` counts requests, faults and texts; ``POST /_sim/reset``
-clears the counts (not the flaky memory or the fault draw sequence).
+``[[sim:flaky]]`` a 500 the first time that exact text arrives; ``GET
+/_sim/stats`` counts requests, faults and texts, ``POST /_sim/reset`` zeroes
+those counts (the flaky memory and the fault draw sequence go on).
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import itertools
 import json
 import math
 import random
@@ -29,9 +26,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -47,8 +45,9 @@ __all__ = [
     "serve",
 ]
 
-FAULT_KINDS = ("429", "500", "503", "reset", "hang", "badjson", "length", "envelope")
-FAULT_KINDS += ("moderation", "billing")
+_FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "reset", "hang", "badjson", "length")
+_FAULT_KINDS += ("envelope", "moderation", "billing")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,7 @@ class SimConfig:
     overhead_tokens: int = 45  # hidden prompt tokens billed per request
 
     def __post_init__(self) -> None:
-        if self.latency < 0 or self.hang_seconds < 0 or self.overhead_tokens < 0:
+        if min(self.latency, self.hang_seconds, self.overhead_tokens) < 0:
             raise ValueError("latency, hang_seconds and overhead_tokens must be >= 0")
         _check_faults(self.faults)
 
@@ -68,33 +67,29 @@ class SimConfig:
 def _check_faults(faults: tuple[tuple[str, float], ...]) -> None:
     kinds = [kind for kind, _ in faults]
     for kind, probability in faults:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if kind not in _FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(_FAULT_KINDS)}")
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"fault {kind}: probability {probability} is not within 0..1")
         if kinds.count(kind) > 1:
             raise ValueError(f"fault {kind} is given twice")
     if sum(p for _, p in faults) > 1.0 + 1e-9:
-        raise ValueError("fault probabilities add up to more than 1")
+        raise ValueError(f"fault probabilities add up to more than 1: {faults}")
 
 
 def parse_faults(spec: str) -> tuple[tuple[str, float], ...]:
     """``"429=0.1,500=0.05,reset=0.02"`` -> ``(("429", 0.1), ...)``; ValueError if malformed."""
     faults: list[tuple[str, float]] = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        kind, sep, value = item.partition("=")
+        kind, _, value = item.partition("=")
         try:
-            probability = float(value) if sep else math.nan
+            faults.append((kind.strip(), float(value)))
         except ValueError:
-            probability = math.nan
-        if math.isnan(probability):
             raise ValueError(
                 f"bad fault {item!r} in {spec!r}: expected KIND=PROBABILITY such as 429=0.1"
-            )
-        faults.append((kind.strip(), probability))
-    result = tuple(faults)
-    _check_faults(result)
-    return result
+            ) from None
+    _check_faults(tuple(faults))
+    return tuple(faults)
 
 
 # --- pseudo-translation -------------------------------------------------------------------
@@ -119,6 +114,7 @@ _SIMPLE_BRACE = re.compile(
 _WORD4 = re.compile(r"[A-Za-z]{4,}")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 _PAIR = re.compile(r"[A-Za-z]{1,2}")
+_BRACES = re.compile(r"[{}]")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -134,42 +130,39 @@ def _pair_table(first: int, size: int) -> dict[str, str]:
     """Every 1-2 letter ASCII run -> one character of the block [first, first + size)."""
     letters = _LOWER + _LOWER.upper()
     runs = list(letters) + [a + b for a in letters for b in letters]
-    return {run: chr(first + (sum(ord(c) << (7 * i) for i, c in enumerate(run)) * 40503) % size)
-            for run in runs}
+    return {
+        run: chr(first + (sum(ord(c) << (7 * i) for i, c in enumerate(run)) * 40503) % size)
+        for run in runs
+    }
 
 
 _LATIN = _letter_table("á ƀ ç ď é ƒ ğ ĥ í ĵ ķ ļ ḿ ñ ö ṕ ʠ ř š ţ ü ṽ ŵ ẋ ý ž")
 _TABLES = {
     "cyrillic": _letter_table("а б ц д е ф г х и й к л м н о п я р с т у в ш ж ы з"),  # noqa: RUF001
     "greek": _letter_table("α β ψ δ ε φ γ η ι ξ κ λ μ ν ο π θ ρ σ τ υ ω ς χ υ ζ"),  # noqa: RUF001
-    "arabic": _letter_table("ا ب ك د ي ف غ ه ي ج ك ل م ن و ب ق ر س ت و ف و خ ي ز"),
+    "arabic": _letter_table("ا ب ك د ي ف غ ه ي ج ك ل م ن و ب ق ر س ت و ف و خ ي ز"),  # noqa: RUF001
     "hebrew": _letter_table("א ב ק ד ע פ ג ה י ג כ ל מ נ ו פ ק ר ס ת ו ב ו ח י ז"),  # noqa: RUF001
     "thai": _letter_table("อ บ ค ด เ ฟ ก ห ย จ ข ล ม น โ พ ค ร ส ท ว ว ว ซ ย ซ"),
     "devanagari": _letter_table("अ ब क द ए फ ग ह इ ज क ल म न ओ प क र स त उ व व ख य ज"),
 }
-_PAIRS = {
-    "katakana": _pair_table(0x30A1, 86),
-    "han": _pair_table(0x4E00, 0x5000),
-    "hangul": _pair_table(0xAC00, 11172),
-}
+_PAIRS = {"katakana": _pair_table(0x30A1, 86), "han": _pair_table(0x4E00, 0x5000),
+          "hangul": _pair_table(0xAC00, 11172)}  # fmt: skip
 _SCRIPT_OF = {
-    **dict.fromkeys(
-        ("russian", "ukrainian", "bulgarian", "serbian", "belarusian", "macedonian", "kazakh"),
-        "cyrillic",
-    ),
-    **dict.fromkeys(("chinese", "simplified chinese", "traditional chinese", "cantonese"), "han"),
-    **dict.fromkeys(("arabic", "persian", "western persian", "urdu"), "arabic"),
-    **dict.fromkeys(("hindi", "marathi", "nepali"), "devanagari"),
-    "japanese": "katakana",
-    "korean": "hangul",
-    "hebrew": "hebrew",
-    "greek": "greek",
-    "thai": "thai",
-}
+    language: script
+    for script, languages in (
+        ("cyrillic", "russian ukrainian bulgarian serbian belarusian macedonian kazakh"),
+        ("han", "chinese simplified_chinese traditional_chinese cantonese"),
+        ("arabic", "arabic persian western_persian urdu"),
+        ("devanagari", "hindi marathi nepali"),
+        ("katakana", "japanese"), ("hangul", "korean"), ("hebrew", "hebrew"),
+        ("greek", "greek"), ("thai", "thai"),
+    )
+    for language in (name.replace("_", " ") for name in languages.split())
+}  # fmt: skip
 _NAMES = {code: lang.name for code, lang in LANGUAGES.items()}
 
 
-def language_name(value: str) -> str:
+def _language_name(value: str) -> str:
     """``de``/``zh_tw``/``German`` -> the English name; unknown values come back stripped."""
     value = value.strip()
     return _NAMES.get(value.replace("_", "-").lower(), value)
@@ -209,14 +202,10 @@ def _plain(text: str, script: str) -> str:
 def _brace_end(text: str, start: int) -> int:
     """Index just past the brace that closes the one at ``start``; -1 if unbalanced."""
     depth = 0
-    for i in range(start, len(text)):
-        char = text[i]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+    for brace in _BRACES.finditer(text, start):
+        depth += 1 if brace.group() == "{" else -1
+        if depth == 0:
+            return brace.end()
     return -1
 
 
@@ -272,7 +261,7 @@ def pseudo_translate(text: str, target_lang: str) -> str:
     placeholders, ICU syntax, tags, entities, URLs, e-mail addresses, code
     spans and fenced code blocks byte-exact; digits and punctuation unchanged.
     """
-    script = _SCRIPT_OF.get(language_name(target_lang).lower(), "latin")
+    script = _SCRIPT_OF.get(_language_name(target_lang).lower(), "latin")
     if "```" not in text and "~~~" not in text:
         return _render(text, script)
     lines = text.split("\n")
@@ -283,3 +272,357 @@ def pseudo_translate(text: str, target_lang: str) -> str:
         elif not fenced:
             lines[i] = _render(line, script)
     return "\n".join(lines)
+
+
+# --- the server ----------------------------------------------------------------------------
+
+_TARGET_RE = re.compile(r"\binto ([A-Z][A-Za-z ]*?)[.:]")
+_WHOLE_TEXT_STREAMS = frozenset({"qwen-mt-plus", "qwen-mt-turbo"})
+_Reply = tuple[int, bytes]  # HTTP status, JSON body
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _error(status: int, code: str, message: str, kind: str = "") -> _Reply:
+    error = {"message": message, "type": kind or code, "param": None, "code": code}
+    return status, json.dumps({"error": error}).encode()
+
+
+_ROLE_ERROR = "<400> InternalError.Algo.InvalidParameter: Role must be in [user, assistant]"
+_ROLE = 500, json.dumps({"error": {"message": _ROLE_ERROR, "type": "InternalError",
+                                   "code": "InternalError"}}).encode()  # fmt: skip
+_INVALID_KEY = _error(
+    401, "invalid_api_key", "Incorrect API key provided.", "invalid_request_error"
+)
+_ENVELOPE = {"error": {"message": "Service busy", "code": "ServiceBusy"}, "message": "failed"}
+_FAULT_REPLIES: dict[str, _Reply] = {
+    "429": _error(429, "limit_requests", "Requests rate limit exceeded, please try again later."),
+    "500": _error(500, "InternalError", "An internal error has occured, please try again later"
+                  " or contact service support."),
+    "503": _error(503, "ServiceUnavailable", "The model is overloaded, please try again later."),
+    "moderation": _error(400, "data_inspection_failed",
+                         "Input data may contain inappropriate content."),
+    "billing": _error(429, "Arrearage",
+                      "Access denied, please make sure your account is in good standing."),
+    "badjson": (200, b'{"id": "chatcmpl-'),
+    "envelope": (200, json.dumps(_ENVELOPE).encode()),
+}  # fmt: skip
+_FAULT_REPLIES["flaky"] = _FAULT_REPLIES["500"]
+
+
+def _response(reply: _Reply, fault: str | None = None) -> web.Response:
+    headers = {"Retry-After": "1"} if fault == "429" else None
+    return web.Response(status=reply[0], body=reply[1], content_type="application/json",
+                        headers=headers)  # fmt: skip
+
+
+class _Reject(Exception):
+    """Raised while reading a request that gets an error answer instead of a translation."""
+
+    def __init__(self, reply: _Reply) -> None:
+        super().__init__(reply[0])
+        self.reply = reply
+
+
+def _invalid(message: str) -> _Reject:
+    return _Reject(_error(400, "invalid_parameter_error", message, "invalid_request_error"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One valid chat request, reduced to what the simulator needs."""
+
+    model: str
+    text: str
+    target: str
+    prompt_tokens: int
+    max_tokens: int | None
+    stream: bool
+    include_usage: bool
+
+
+def _content(message: Any) -> str:
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str) or not isinstance(message.get("role"), str):
+        raise _invalid("each message needs a string 'role' and 'content'")
+    return content
+
+
+def _source_and_target(roles: list[str], contents: list[str], options: Any) -> tuple[str, str]:
+    """(text to translate, target language name), by the three request styles."""
+    user = [c for r, c in zip(roles, contents, strict=True) if r == "user"]
+    text = user[-1] if user else contents[-1]
+    if options is not None:
+        target = options.get("target_lang") if isinstance(options, dict) else None
+        if not isinstance(target, str) or not target.strip():
+            raise _invalid("translation_options.target_lang must be a language name or code")
+        return text, _language_name(target)
+    if "system" in roles:
+        found = _TARGET_RE.search(contents[roles.index("system")])
+        return text, found.group(1) if found else "German"
+    head, sep, rest = text.partition("\n\n")
+    found = _TARGET_RE.search(head) if sep and head.startswith("Translate") else None
+    return (rest, found.group(1)) if found else (text, "German")
+
+
+def _parse(body: Any, overhead: int) -> _Job:
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise _invalid("the body must be a JSON object with 'model' and 'messages'")
+    model, messages = body["model"], body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _invalid("'messages' must be a non-empty list")
+    if model == "qwen-sim-missing":
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        raise _Reject(_error(404, "model_not_found", message, "invalid_request_error"))
+    contents = [_content(m) for m in messages]
+    roles = [m["role"] for m in messages]
+    if model.startswith("qwen-mt") and roles != ["user"]:
+        if "system" in roles:
+            raise _Reject(_ROLE)
+        raise _invalid(f"{model} accepts exactly one message, with role 'user'")
+    max_tokens, options = body.get("max_tokens"), body.get("translation_options")
+    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+        raise _invalid("max_tokens must be an integer >= 1")
+    text, target = _source_and_target(roles, contents, options)
+    prompt = overhead + math.ceil(sum(map(len, contents)) / 4)
+    if options is not None:
+        prompt += math.ceil(len(json.dumps(options)) / 4)
+    stream_options = body.get("stream_options")
+    usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
+    return _Job(model, text, target, prompt, max_tokens, bool(body.get("stream")), usage)
+
+
+def _completion(job: _Job, number: int, *, cut: bool) -> dict[str, Any]:
+    """The ``chat.completion`` body: the pseudo-translation, cut and billed as asked."""
+    answer, finish = pseudo_translate(job.text, job.target), "stop"
+    if cut:
+        answer, finish = answer[: len(answer) // 2], "length"
+    tokens = max(1, math.ceil(len(answer) / 4))
+    if job.max_tokens is not None and tokens > job.max_tokens:
+        answer, tokens, finish = answer[: job.max_tokens * 4], job.max_tokens, "length"
+    prompt = job.prompt_tokens
+    message = {"role": "assistant", "content": answer}
+    return {"id": f"chatcmpl-sim-{number}", "object": "chat.completion",
+            "created": int(time.time()), "model": job.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": tokens,
+                      "total_tokens": prompt + tokens, "input_tokens": prompt,
+                      "output_tokens": tokens}}  # fmt: skip
+
+
+async def _stream(request: web.Request, body: dict[str, Any], job: _Job) -> web.StreamResponse:
+    """``body`` as server-sent events: ~4 content chunks, usage if asked for, ``[DONE]``."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    answer, finish = body["choices"][0]["message"]["content"], body["choices"][0]["finish_reason"]
+    step, whole = max(1, math.ceil(len(answer) / 4)), job.model in _WHOLE_TEXT_STREAMS
+    ends = [*range(step, len(answer), step), len(answer)]
+    chunk = {**body, "object": "chat.completion.chunk"}
+    del chunk["usage"]
+    for start, end in zip([0, *ends], ends, strict=False):
+        delta = {"role": "assistant"} if start == 0 else {}
+        delta["content"] = answer[0 if whole else start : end]
+        last = finish if end == len(answer) else None
+        chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": last}]
+        await response.write(f"data: {_dumps(chunk)}\n\n".encode())
+    if job.include_usage:
+        chunk["choices"], chunk["usage"] = [], body["usage"]
+        await response.write(f"data: {_dumps(chunk)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+@dataclass(slots=True)
+class _Stats:
+    requests: int = 0
+    ok: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # 400/401/404/500 request errors
+    texts: Counter[str] = field(default_factory=Counter)
+
+
+class _Simulator:
+    """The server's state: configuration, fault draws, counters, flaky texts already seen."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        kinds = [kind for kind, _ in config.faults]
+        limits = itertools.accumulate(p for _, p in config.faults)
+        self.thresholds = list(zip(limits, kinds, strict=True))
+        self.stats = _Stats()
+        self.flaky_seen: set[str] = set()
+        self.answered = 0
+
+    def _draw(self) -> str | None:
+        u = self.rng.random() if self.thresholds else 1.0
+        return next((kind for limit, kind in self.thresholds if u < limit), None)
+
+    def _trigger(self, text: str) -> str | None:
+        if "[[sim:moderation]]" in text:
+            return "moderation"
+        if "[[sim:flaky]]" in text and text not in self.flaky_seen:
+            self.flaky_seen.add(text)
+            return "flaky"
+        return None
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        self.stats.requests += 1
+        fault = self._draw()  # before any await: arrival order
+        if self.config.latency:
+            await asyncio.sleep(self.config.latency)
+        try:
+            job = await self._read(request)
+        except _Reject as exc:
+            self.stats.errors[str(exc.reply[0])] += 1
+            return _response(exc.reply)
+        self.stats.texts[job.text] += 1
+        fault = (self._trigger(job.text) if "[[sim:" in job.text else None) or fault
+        if fault is None:
+            self.stats.ok += 1
+        else:
+            self.stats.faults[fault] += 1
+        if fault in _FAULT_REPLIES:
+            return _response(_FAULT_REPLIES[fault], fault)
+        if fault == "reset" and request.transport is not None:
+            request.transport.abort()
+            return web.Response()  # never sent: aiohttp finds the transport closed
+        if fault == "hang":
+            await asyncio.sleep(self.config.hang_seconds)
+        self.answered += 1
+        body = _completion(job, self.answered, cut=fault == "length")
+        if job.stream:
+            return await _stream(request, body, job)
+        return web.json_response(body, dumps=_dumps)
+
+    async def _read(self, request: web.Request) -> _Job:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or key.strip() in ("", "sk-invalid"):
+            raise _Reject(_INVALID_KEY)
+        try:
+            body = json.loads(await request.read())
+        except ValueError as exc:
+            raise _invalid(f"the request body is not valid JSON: {exc}") from exc
+        return _parse(body, self.config.overhead_tokens)
+
+    async def stats_view(self, request: web.Request) -> web.Response:
+        stats = self.stats
+        counts = {"faults": stats.faults, "errors": stats.errors, "texts": stats.texts}
+        return web.json_response({"requests": stats.requests, "ok": stats.ok, **counts})
+
+    async def reset_view(self, request: web.Request) -> web.Response:
+        self.stats = _Stats()
+        return web.json_response({"reset": True})
+
+
+def make_app(config: SimConfig) -> web.Application:
+    """The simulator as an aiohttp application; each app has its own counters and fault draws."""
+    sim = _Simulator(config)
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/chat/completions", sim.chat)
+    app.router.add_get("/_sim/stats", sim.stats_view)
+    app.router.add_post("/_sim/reset", sim.reset_view)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serve(config: SimConfig, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve the simulator while the context is open; yields ``http://HOST:PORT/v1``."""
+    # handler_cancellation: the handler of a request whose client left (timeout, hang) stops
+    runner = web.AppRunner(
+        make_app(config), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+    )
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+        shown = f"[{host}]" if ":" in host else host
+        yield f"http://{shown}:{runner.addresses[0][1]}/v1"
+    finally:
+        await runner.cleanup()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop event loop when uvloop is installed, else asyncio's default."""
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+class SimThread:
+    """The simulator on its own event loop in a daemon thread: ``with SimThread(c) as url:``."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self._config = config
+
+    def __enter__(self) -> str:
+        self._loop = _new_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sim", daemon=True)
+        self._thread.start()
+        self._server = serve(self._config)
+        try:
+            return self._call(self._server.__aenter__())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._call(self._server.__aexit__(None, None, None))
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+
+async def _serve_until_signal(config: SimConfig, host: str, port: int) -> None:
+    stop, loop = asyncio.Event(), asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with serve(config, host=host, port=port) as url:
+        print(f"mtpipe simulator listening on {url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.sim``: serve until SIGINT or SIGTERM, then exit 0."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.sim",
+        description="Offline OpenAI-compatible simulator of the Qwen MT Chat Completions API.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=8000, help="port to bind (default 8000; 0 picks a free one)")
+    add("--latency", type=float, default=0.0, help="seconds added to every response")
+    add("--faults", default="", help="KIND=P,... e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01")
+    add("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
+    add("--hang-seconds", type=float, default=3600.0, help="how long a hang fault lasts")
+    add("--overhead-tokens", type=int, default=45, help="hidden prompt tokens per request")
+    args = parser.parse_args(argv)
+    try:
+        faults = parse_faults(args.faults)
+        config = SimConfig(args.latency, args.seed, faults, args.hang_seconds, args.overhead_tokens)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        with asyncio.Runner(loop_factory=_new_loop) as runner:
+            runner.run(_serve_until_signal(config, args.host, args.port))
+    except OSError as exc:
+        print(f"mtpipe simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
