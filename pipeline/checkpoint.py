@@ -175,23 +175,27 @@ async def record(
 ) -> None:
     """Write every result received to ``checkpoint`` in batches.
 
-    A batch is committed when it holds ``batch_size`` results or when no
-    result arrived for ``interval`` seconds; the final flush is shielded
-    from cancellation, so Ctrl-C and SIGTERM keep what was received.
+    A batch is committed when it holds ``batch_size`` results or when its
+    oldest result has waited ``interval`` seconds; the final flush is
+    shielded from cancellation, so Ctrl-C and SIGTERM keep what was received.
     """
     pending: list[Result] = []
+    deadline = math.inf
     try:
         async with results:
             while True:
-                with anyio.move_on_after(interval if pending else math.inf):
+                with anyio.move_on_after(deadline - anyio.current_time()):
                     try:
-                        pending.append(await results.receive())
+                        result = await results.receive()
                     except anyio.EndOfStream:
                         break
+                    if not pending:
+                        deadline = anyio.current_time() + interval
+                    pending.append(result)
                     if len(pending) < batch_size:
                         continue
                 checkpoint.put(pending)
-                pending = []
+                pending, deadline = [], math.inf
     finally:
         with anyio.CancelScope(shield=True):
             if pending:

@@ -88,3 +88,17 @@ async def test_record_final_flush_survives_cancellation(tmp_path: Path) -> None:
             tg.cancel_scope.cancel()
         send.close()
         assert cp.counts() == {"done": 2}
+
+
+@pytest.mark.anyio
+async def test_record_commits_a_busy_stream_every_interval(tmp_path: Path) -> None:
+    """Results arriving faster than the interval still reach disk on time."""
+    with Checkpoint(tmp_path / "c.sqlite") as cp:
+        send, receive = anyio.create_memory_object_stream[Result](10)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: record(cp, receive, batch_size=10_000, interval=0.2))
+            async with send:
+                for i in range(40):
+                    await send.send(_result(str(i)))
+                    await anyio.sleep(0.01)
+                assert cp.counts().get("done", 0) >= 10
