@@ -277,7 +277,7 @@ def _api_key(args: argparse.Namespace) -> str | None:
         return None
     if args.api_key_file is not None:
         try:
-            key = args.api_key_file.read_text(encoding="utf-8").strip()
+            key = Path(args.api_key_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise UsageError(
                 f"{args.api_key_file}: cannot read the API key file ({exc.strerror})"

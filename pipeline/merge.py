@@ -94,8 +94,6 @@ def _errors(pairs: Sequence[tuple[str, str]], joined: Sequence[pl.DataFrame]) ->
                 pl.when(failed).then(pl.lit(f"{column}_{lang}: ") + reason + detail)
             ).to_series()
         )
-    frame = pl.DataFrame([p.alias(str(i)) for i, p in enumerate(parts)])
-    joined = pl.concat_str(pl.all(), separator="; ", ignore_nulls=True)
-    return frame.select(
-        pl.when(joined != "").then(joined).otherwise(None).alias("mt_error")
-    ).to_series()
+    errors = pl.DataFrame([p.alias(str(i)) for i, p in enumerate(parts)])
+    text = pl.concat_str(pl.all(), separator="; ", ignore_nulls=True)
+    return errors.select(pl.when(text != "").then(text).alias("mt_error")).to_series()

@@ -7,6 +7,7 @@ concurrently -> record in the checkpoint -> merge into the output + report
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -61,7 +62,7 @@ class Report:
     interrupted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["retries"] = dict(self.retries)
         data["failures"] = dict(self.failures)
         data["cost_usd"] = round(self.cost_usd, 6)
@@ -118,7 +119,7 @@ async def _run(job: Job, handle_signals: bool) -> Report:
 
 
 def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
-    template_text, context = "", ()
+    template_text, context = "", tuple[str, ...]()
     if job.template is not None:
         template = load_template(job.template)
         check_template(template, table.frame.columns, origin=str(job.template))
@@ -153,7 +154,7 @@ def _todo(plan: CellPlan, checkpoint: ckpt.Checkpoint, job: Job, report: Report)
     done = statuses.filter(pl.col("status") == Status.DONE.value)["key"]
     todo = plan.units.join(skip, on="key", how="anti", maintain_order="left")
     report.rows = len(plan.keys[0]) if plan.keys else 0
-    report.cells = sum(k.is_not_null().sum() for k in plan.keys)
+    report.cells = sum(int(k.is_not_null().sum()) for k in plan.keys)
     report.blank_cells = report.rows * len(plan.keys) - report.cells
     report.units = plan.units.height
     report.reused = sum(int(k.is_in(done.implode()).sum()) for k in plan.keys) if done.len() else 0
