@@ -148,6 +148,25 @@ def _add_translate(sub: Any) -> None:
         help="longest piece sent in one request, in characters (default 6000)",
     )
     p.add_argument(
+        "--pack",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="pack short cells into one request as numbered lines (default auto: on for "
+        "qwen-mt models)",
+    )
+    p.add_argument(
+        "--pack-segments",
+        type=_positive_int,
+        default=100,
+        help="most cells in one packed request (default 100)",
+    )
+    p.add_argument(
+        "--pack-tokens",
+        type=_positive_int,
+        default=2000,
+        help="most estimated source tokens in one packed request (default 2000)",
+    )
+    p.add_argument(
         "--retry-failed",
         action="store_true",
         help="also re-send cells that failed permanently last time",
@@ -247,6 +266,9 @@ def job_from_args(args: argparse.Namespace) -> Job:
         timeout=args.timeout,
         max_attempts=args.max_attempts,
         chunk_chars=args.chunk_chars,
+        pack={"auto": None, "on": True, "off": False}[args.pack],
+        pack_segments=args.pack_segments,
+        pack_tokens=args.pack_tokens,
         retry_failed=args.retry_failed,
         escape_formulas=args.escape_formulas,
         progress=args.progress,

@@ -80,7 +80,8 @@ bs Bosnian|be Belarusian|hy Armenian|ka Georgian|az North Azerbaijani|kk Kazakh|
 tg Tajik|ky Kyrgyz|mn Mongolian|ta Tamil|te Telugu|kn Kannada|ml Malayalam|mr Marathi
 gu Gujarati|pa Eastern Panjabi|ne Nepali|si Sinhala|my Burmese|km Khmer|lo Lao|sw Swahili
 af Afrikaans|zu Zulu|xh Xhosa|yo Yoruba|ig Igbo|ha Hausa|so Somali|am Amharic|jv Javanese
-su Sundanese|ceb Cebuano|yue Cantonese|lb Luxembourgish|oc Occitan|ast Asturian|es-MX Mexican Spanish
+su Sundanese|ceb Cebuano|yue Cantonese|lb Luxembourgish|oc Occitan|ast Asturian
+es-MX Mexican Spanish
 """
 
 LANGUAGES: dict[str, Language] = {}
@@ -136,6 +137,9 @@ class Job:
     timeout: float = 120.0
     max_attempts: int = 8
     chunk_chars: int = 6000
+    pack: bool | None = None  # None: on for qwen-mt models
+    pack_segments: int = 100
+    pack_tokens: int = 2000
     retry_failed: bool = False
     escape_formulas: bool = True
     progress: bool = True

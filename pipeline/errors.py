@@ -3,7 +3,7 @@
     PipelineError                     exit 1   something mtpipe did not expect
     ├── UsageError                    exit 2   bad command line, job file or template
     │   └── InputError                exit 2   the input table cannot be read as asked
-    ├── OutputError                   exit 2   the output cannot be written (path, permissions, disk)
+    ├── OutputError                   exit 2   the output cannot be written (path, permission, disk)
     ├── CheckpointError               exit 2   the checkpoint is unreadable or of another schema
     ├── ProviderConfigError           exit 4   the provider rejected the configuration:
     │                                          401/403 key, 404 model, billing 429s. Stops the run.

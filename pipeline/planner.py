@@ -27,9 +27,12 @@ __all__ = [
     "UNIT_SCHEMA",
     "CellPlan",
     "Chunking",
+    "Packing",
     "cell_keys",
     "estimate_tokens",
     "fingerprint",
+    "make_request",
+    "pack_text",
     "pieces_of",
     "plan_cells",
     "plan_requests",
@@ -82,6 +85,21 @@ class Chunking:
     """How long one piece may be, in characters."""
 
     max_chars: int = 6000
+
+
+@dataclass(frozen=True, slots=True)
+class Packing:
+    """How short pieces are packed into one request (numbered lines).
+
+    A piece is packable when it is short and has no line break; a pack holds
+    at most ``max_segments`` pieces and ``max_tokens`` estimated source
+    tokens, and only pieces for the same target language.
+    """
+
+    enabled: bool = True
+    max_segments: int = 100
+    max_tokens: int = 2000
+    max_piece_tokens: int = 200
 
 
 _LEVELS = (
@@ -147,32 +165,62 @@ def plan_requests(
     settings: Settings,
     *,
     chunking: Chunking = Chunking(),
+    packing: Packing = Packing(enabled=False),
     block_rows: int = 10_000,
 ) -> Iterator[Request]:
-    """Requests for every unit of ``units`` (CellPlan.units rows), lazily, block by block."""
+    """Requests for every unit of ``units`` (CellPlan.units rows), lazily, block by block.
+
+    Long units are split into pieces; short pieces are packed per target
+    language.  Units of one block are planned together, so packs never wait
+    for more than one block.
+    """
     for block in units.iter_slices(block_rows):
+        packs: dict[str, list[Piece]] = {}
         for key, text, lang, context, cells in block.iter_rows():
             unit = Unit(key, text, lang, _context(context), cells)
-            yield from _unit_requests(unit, settings, chunking)
+            for piece in pieces_of(unit, chunking.max_chars):
+                if not (packing.enabled and _packable(piece, packing)):
+                    yield make_request((piece,), settings)
+                    continue
+                pack = packs.setdefault(lang, [])
+                if len(pack) == packing.max_segments or _tokens(pack, piece) > packing.max_tokens:
+                    yield make_request(pack, settings)
+                    pack.clear()
+                pack.append(piece)
+        for pack in packs.values():
+            if pack:
+                yield make_request(pack, settings)
+
+
+def _packable(piece: Piece, packing: Packing) -> bool:
+    return (
+        "\n" not in piece.text
+        and not piece.unit.context
+        and estimate_tokens(piece.text) <= packing.max_piece_tokens
+    )
+
+
+def _tokens(pack: Sequence[Piece], piece: Piece) -> int:
+    return sum(estimate_tokens(p.text) + 2 for p in pack) + estimate_tokens(piece.text)
 
 
 def _context(raw: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(json.loads(raw).items()) if raw else ()
 
 
-def _unit_requests(unit: Unit, settings: Settings, chunking: Chunking) -> Iterator[Request]:
-    for piece in pieces_of(unit, chunking.max_chars):
-        yield make_request((piece,), settings)
+def pack_text(pieces: Sequence[Piece]) -> str:
+    """The text of a pack: one numbered line per piece, ``[1] ...``."""
+    return "\n".join(f"[{i}] {p.text}" for i, p in enumerate(pieces, 1))
 
 
 def make_request(pieces: Sequence[Piece], settings: Settings) -> Request:
-    """One request carrying ``pieces`` (one piece until packing joins several)."""
-    (piece,) = pieces
-    unit = piece.unit
-    body = build_body(settings, piece.text, unit.target_lang, dict(unit.context))
-    est_in = estimate_tokens(piece.text) + 45
+    """One request carrying ``pieces``: a piece alone, or several as numbered lines."""
+    first = pieces[0]
+    text = first.text if len(pieces) == 1 else pack_text(pieces)
+    body = build_body(settings, text, first.unit.target_lang, dict(first.unit.context))
+    est = estimate_tokens(text)
     cap = model_info(settings.model).max_output_tokens
-    return Request(tuple(pieces), body, est_in, min(cap, estimate_tokens(piece.text) * 2 + 16))
+    return Request(tuple(pieces), body, est + 45, min(cap, est * 2 + 16))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,14 +23,22 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from . import checkpoint as ckpt
 from .client import Client, RetryPolicy, make_http_client
-from .config import Job, cost_usd
+from .config import Job, cost_usd, model_info
 from .errors import OutputError
 from .merge import merge_results
 from .models import Outcome, Request, Result, Settings, Status
-from .planner import CellPlan, Chunking, fingerprint, plan_cells, plan_requests
+from .planner import (
+    CellPlan,
+    Chunking,
+    Packing,
+    fingerprint,
+    make_request,
+    plan_cells,
+    plan_requests,
+)
 from .prompts import check_template, context_columns, load_template
 from .reader import Table, read_table
-from .splitter import Joiner, piece_results
+from .splitter import Joiner, halves, piece_results
 from .worker import Handler, run_pool
 from .writer import write_table
 
@@ -183,11 +191,16 @@ async def _translate(
     report: Report,
     handle_signals: bool,
 ) -> None:
-    requests = plan_requests(todo, settings, chunking=Chunking(job.chunk_chars))
+    packing = Packing(
+        enabled=job.pack if job.pack is not None else model_info(job.model).family == "mt",
+        max_segments=job.pack_segments,
+        max_tokens=job.pack_tokens,
+    )
+    requests = plan_requests(todo, settings, chunking=Chunking(job.chunk_chars), packing=packing)
     stopping = anyio.Event()
     send, receive = anyio.create_memory_object_stream[Result](job.concurrency * 4)
     with _progress(job, report.to_translate) as bar:
-        handle = _handler(report, bar, send)
+        handle = _handler(settings, report, bar, send)
         async with (
             make_http_client(concurrency=job.concurrency, timeout=job.timeout) as http,
             anyio.create_task_group() as tg,
@@ -210,20 +223,28 @@ async def _translate(
     report.interrupted = stopping.is_set()
 
 
-def _handler(report: Report, bar: _Bar, send: MemoryObjectSendStream[Result]) -> Handler:
+def _handler(
+    settings: Settings, report: Report, bar: _Bar, send: MemoryObjectSendStream[Result]
+) -> Handler:
     """What happens to each outcome: count it, join pieces, send unit results to the checkpoint."""
     joiner = Joiner()
 
-    async def handle(request: Request, outcome: Outcome) -> None:
+    async def handle(request: Request, outcome: Outcome) -> Sequence[Request]:
         report.requests += 1
         report.retries.update(outcome.retries)
         report.prompt_tokens += outcome.billed.prompt_tokens
         report.completion_tokens += outcome.billed.completion_tokens
-        for piece in piece_results(request, outcome):
+        pieces = piece_results(request, outcome)
+        if pieces is None:  # a pack that did not align or was refused: resend in halves
+            joiner.reject(request, outcome)
+            report.retries[f"pack_{outcome.error_reason or 'misaligned'}"] += 1
+            return [make_request(half, settings) for half in halves(request.pieces)]
+        for piece in pieces:
             result = joiner.add(piece)
             if result is not None:
                 await send.send(result)
                 bar.update(piece.piece.unit.cells, failed=result.status is not Status.DONE)
+        return ()
 
     return handle
 

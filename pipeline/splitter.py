@@ -1,17 +1,23 @@
 """Responses -> piece results -> unit results.
 
 ``piece_results`` is pure: it turns one request's outcome into one result
-per piece, sharing the billed usage among the pieces by length.  ``Joiner``
-collects the pieces of long units and hands back whole unit results.
+per piece, sharing the billed usage among the pieces by length.  A pack
+whose answer does not align line for line with its pieces gives None: the
+caller splits it in halves (``halves``) and sends them again, down to
+single pieces, so a bad pack never puts a translation in the wrong row.
+``Joiner`` collects the pieces of long units, adds the usage of rejected
+packs, and hands back whole unit results.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .models import Outcome, Piece, Request, Result, Status, Usage
 
-__all__ = ["Joiner", "PieceResult", "piece_results", "share"]
+__all__ = ["Joiner", "PieceResult", "halves", "piece_results", "share", "shares"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +48,23 @@ def share(total: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def piece_results(request: Request, outcome: Outcome) -> list[PieceResult]:
-    """One result per piece of ``request``."""
+def piece_results(request: Request, outcome: Outcome) -> list[PieceResult] | None:
+    """One result per piece of ``request``; None when a pack must be split and resent.
+
+    A pack is resent in halves when its answer does not align, and when it
+    failed permanently (one moderated cell must not fail a hundred).
+    """
     pieces = request.pieces
-    weights = [len(p.text) for p in pieces]
-    prompt = share(outcome.billed.prompt_tokens, weights)
-    completion = share(outcome.billed.completion_tokens, weights)
     texts = _translations(request, outcome)
+    if len(pieces) > 1 and texts is None and (outcome.ok or outcome.permanent):
+        return None
+    usages = shares(outcome.billed, pieces)
     status = _status(outcome)
     return [
         PieceResult(
             piece,
             texts[i] if texts is not None else None,
-            Usage(prompt[i], completion[i]),
+            usages[i],
             outcome.attempts,
             status,
             outcome.error_reason,
@@ -64,10 +74,38 @@ def piece_results(request: Request, outcome: Outcome) -> list[PieceResult]:
     ]
 
 
+def shares(usage: Usage, pieces: Sequence[Piece]) -> list[Usage]:
+    """``usage`` split among ``pieces`` by length, summing exactly."""
+    weights = [len(p.text) for p in pieces]
+    prompt = share(usage.prompt_tokens, weights)
+    completion = share(usage.completion_tokens, weights)
+    return [Usage(p, c) for p, c in zip(prompt, completion, strict=True)]
+
+
+def halves(pieces: Sequence[Piece]) -> list[tuple[Piece, ...]]:
+    middle = len(pieces) // 2
+    return [tuple(pieces[:middle]), tuple(pieces[middle:])]
+
+
+_NUMBERED = re.compile(r"^\s*\[(\d+)\]\s?(.*?)\s*$")
+
+
 def _translations(request: Request, outcome: Outcome) -> list[str] | None:
     if outcome.completion is None:
         return None
-    return [outcome.completion.text.strip()]
+    text = outcome.completion.text
+    if len(request.pieces) == 1:
+        return [text.strip()]
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) != len(request.pieces):
+        return None
+    out = []
+    for number, line in enumerate(lines, 1):
+        match = _NUMBERED.match(line)
+        if match is None or int(match.group(1)) != number or not match.group(2):
+            return None
+        out.append(match.group(2))
+    return out
 
 
 def _status(outcome: Outcome) -> Status:
@@ -81,27 +119,40 @@ class Joiner:
 
     def __init__(self) -> None:
         self._open: dict[str, list[PieceResult | None]] = {}
+        self._carried: dict[str, tuple[Usage, int]] = {}
+
+    def reject(self, request: Request, outcome: Outcome) -> None:
+        """Remember what a rejected pack billed, to add it to its units' results."""
+        usages = shares(outcome.billed, request.pieces)
+        for piece, usage in zip(request.pieces, usages, strict=True):
+            before, attempts = self._carried.get(piece.unit.key, (Usage(), 0))
+            self._carried[piece.unit.key] = (before + usage, attempts + outcome.attempts)
 
     def add(self, result: PieceResult) -> Result | None:
         """The unit's result once its last piece has arrived, else None."""
         piece = result.piece
+        key = piece.unit.key
         if piece.count == 1:
-            return _unit_result(piece.unit.key, [result])
-        slots = self._open.setdefault(piece.unit.key, [None] * piece.count)
+            return _unit_result(key, [result], self._carried.pop(key, None))
+        slots = self._open.setdefault(key, [None] * piece.count)
         slots[piece.index] = result
         if any(slot is None for slot in slots):
             return None
-        del self._open[piece.unit.key]
-        return _unit_result(piece.unit.key, [s for s in slots if s is not None])
+        del self._open[key]
+        parts = [s for s in slots if s is not None]
+        return _unit_result(key, parts, self._carried.pop(key, None))
 
     @property
     def pending_units(self) -> int:
         return len(self._open)
 
 
-def _unit_result(key: str, parts: list[PieceResult]) -> Result:
-    usage = sum((p.usage for p in parts), Usage())
-    attempts = sum(p.attempts for p in parts)
+def _unit_result(
+    key: str, parts: list[PieceResult], carried: tuple[Usage, int] | None
+) -> Result:
+    usage, attempts = carried or (Usage(), 0)
+    usage = sum((p.usage for p in parts), usage)
+    attempts += sum(p.attempts for p in parts)
     failed = next((p for p in parts if p.status is not Status.DONE), None)
     if failed is not None:
         return Result(key, failed.status, None, usage, attempts, failed.error, failed.message)

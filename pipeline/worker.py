@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -13,7 +13,9 @@ from .models import Outcome, Request, Usage
 
 __all__ = ["Handler", "run_pool"]
 
-Handler = Callable[[Request, Outcome], Awaitable[None]]
+# Takes an outcome; returns the requests to send instead (the halves of a pack
+# that did not align), which the same worker sends before taking new work.
+Handler = Callable[[Request, Outcome], Awaitable[Sequence[Request]]]
 
 
 async def run_pool(
@@ -50,23 +52,27 @@ async def _work(
 ) -> None:
     async with receive:
         async for request in receive:
-            if stopping.is_set():
-                continue  # drain without sending: the next run picks it up
-            try:
-                outcome = await client.complete(request.body)
-            except ProviderConfigError:
-                raise
-            except Exception as exc:  # the per-item boundary: one bad item never stops the run
-                outcome = Outcome(
-                    completion=None,
-                    attempts=1,
-                    billed=Usage(),
-                    retries=(),
-                    error_reason="internal",
-                    error_message=_describe(exc),
-                    permanent=False,
-                )
-            await handle(request, outcome)
+            todo = [request]
+            while todo and not stopping.is_set():  # once stopping, drain without sending
+                current = todo.pop()
+                outcome = await _send(client, current)
+                todo += reversed(await handle(current, outcome))
+
+
+async def _send(client: Client, request: Request) -> Outcome:
+    try:
+        return await client.complete(request.body)
+    except ProviderConfigError:
+        raise
+    except Exception as exc:  # the per-item boundary: one bad item never stops the run
+        return Outcome(
+            completion=None,
+            attempts=1,
+            billed=Usage(),
+            error_reason="internal",
+            error_message=_describe(exc),
+            permanent=False,
+        )
 
 
 def _describe(exc: BaseException) -> str:

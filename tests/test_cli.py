@@ -35,7 +35,7 @@ def ui_csv(tmp_path: Path) -> Path:
 
 def test_translate_csv_end_to_end(sim: Sim, ui_csv: Path, tmp_path: Path) -> None:
     sim.reset()
-    run = mtpipe("translate", ui_csv, "--to", "de,ja", "--base-url", sim.base_url, "--no-progress")
+    run = mtpipe("translate", ui_csv, "--to", "de,ja", "--base-url", sim.base_url, "--pack", "off")
     assert run.code == 0, run.stderr
     out = tmp_path / "ui.translated.csv"
     frame = read_csv(out)
@@ -68,7 +68,7 @@ def test_translate_csv_end_to_end(sim: Sim, ui_csv: Path, tmp_path: Path) -> Non
 
     # the same command again: nothing is requested, everything is reused
     sim.reset()
-    again = mtpipe("translate", ui_csv, "--to", "de,ja", "--base-url", sim.base_url)
+    again = mtpipe("translate", ui_csv, "--to", "de,ja", "--base-url", sim.base_url)  # packing on
     assert again.code == 0, again.stderr
     assert sim.stats()["requests"] == 0
     report = json.loads((tmp_path / "ui.translated.csv.report.json").read_text())
@@ -324,3 +324,44 @@ def test_help_lists_commands() -> None:
     assert run.code == 0
     for command in ("translate", "serve-sim"):
         assert command in run.stdout
+
+
+def test_packing_sends_few_requests_and_splits_back(sim: Sim, ui_csv: Path, tmp_path: Path) -> None:
+    single, packed = tmp_path / "single.csv", tmp_path / "packed.csv"
+    assert (
+        mtpipe(
+            "translate",
+            ui_csv,
+            "--to",
+            "de,ja",
+            "-o",
+            single,
+            "--pack",
+            "off",
+            "--base-url",
+            sim.base_url,
+        ).code
+        == 0
+    )
+    sim.reset()
+    run = mtpipe(
+        "translate",
+        ui_csv,
+        "--to",
+        "de,ja",
+        "-o",
+        packed,
+        "--pack-segments",
+        "16",
+        "--base-url",
+        sim.base_url,
+    )
+    assert run.code == 0, run.stderr
+    units = 2 * len({r["text"] for r in corpus("ui_strings.jsonl", 40)})
+    assert sim.stats()["requests"] == 2 * -(-units // 2 // 16)  # ceil(units per language / 16)
+    a, b = read_csv(single), read_csv(packed)
+    assert a["text_de"].to_list() == b["text_de"].to_list()
+    assert a["text_ja"].to_list() == b["text_ja"].to_list()
+    report = json.loads((tmp_path / "packed.csv.report.json").read_text())
+    assert b["mt_prompt_tokens"].cast(pl.Int64).sum() == report["prompt_tokens"]
+    assert report["prompt_tokens"] < a["mt_prompt_tokens"].cast(pl.Int64).sum() / 2

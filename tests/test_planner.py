@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pipeline.models import Settings, Unit
 from pipeline.planner import (
+    Packing,
     cell_keys,
     estimate_tokens,
     fingerprint,
@@ -100,3 +101,36 @@ def test_plan_requests_is_lazy_and_builds_bodies() -> None:
 def test_estimate_tokens() -> None:
     assert estimate_tokens("a" * 40) == 10
     assert estimate_tokens("漢字" * 3) == 4
+
+
+def _units(texts: list[str], lang: str = "German") -> pl.DataFrame:
+    return plan_cells({"text": pl.Series(texts)}, [("xx", lang)], fp="f").units
+
+
+def test_packing_groups_short_pieces_per_language() -> None:
+    units = pl.concat(
+        [_units([f"Label {i}" for i in range(250)]), _units(["Hi", "Yo"], "Japanese")]
+    )
+    packing = Packing(max_segments=100, max_tokens=10_000)
+    requests = list(plan_requests(units, SETTINGS, packing=packing))
+    sizes = sorted(len(r.pieces) for r in requests)
+    assert sizes == [2, 50, 100, 100]
+    for request in requests:
+        assert len({p.unit.target_lang for p in request.pieces}) == 1
+    pack = next(r for r in requests if len(r.pieces) == 2)
+    assert pack.body["messages"][0]["content"].endswith("[1] Hi\n[2] Yo")
+
+
+def test_packing_respects_token_budget_and_leaves_long_or_multiline_alone() -> None:
+    units = _units(["word " * 30, "line one\nline two", "x " * 900, "short", "tiny"])
+    requests = list(plan_requests(units, SETTINGS, packing=Packing(max_tokens=60)))
+    alone = [r.pieces[0].text for r in requests if len(r.pieces) == 1]
+    assert "line one\nline two" in alone and ("x " * 900).strip() in alone
+    packs = [r for r in requests if len(r.pieces) > 1]
+    assert packs and all(sum(estimate_tokens(p.text) for p in r.pieces) <= 60 for r in packs)
+
+
+def test_packing_off_sends_one_piece_per_request() -> None:
+    units = _units(["a", "b", "c"])
+    requests = list(plan_requests(units, SETTINGS, packing=Packing(enabled=False)))
+    assert [len(r.pieces) for r in requests] == [1, 1, 1]

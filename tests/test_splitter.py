@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.models import Completion, Outcome, Piece, Request, Status, Unit, Usage
-from pipeline.splitter import Joiner, piece_results, share
+from pipeline.splitter import Joiner, halves, piece_results, share
 
 
 @given(st.integers(0, 10_000), st.lists(st.integers(0, 500), min_size=1, max_size=30))
@@ -56,3 +56,39 @@ def test_failed_piece_fails_the_unit_but_keeps_usage() -> None:
     assert result.status is Status.FAILED_PERMANENT
     assert result.error == "moderation" and result.translation is None
     assert result.usage == Usage(7, 0)
+
+
+def _pack(texts: list[str]) -> Request:
+    pieces = tuple(Piece(Unit(f"k{i}", t, "German"), 0, 1, t) for i, t in enumerate(texts))
+    return Request(pieces, {})
+
+
+def test_pack_answer_is_split_by_number() -> None:
+    request = _pack(["Hello", "World", "Bye"])
+    outcome = _outcome("[1] Hallo\n\n[2] Welt \n[3] Tschüss\n", Usage(60, 9))
+    results = piece_results(request, outcome)
+    assert results is not None
+    assert [r.translation for r in results] == ["Hallo", "Welt", "Tschüss"]
+    assert sum(r.usage.prompt_tokens for r in results) == 60
+    assert sum(r.usage.completion_tokens for r in results) == 9
+
+
+def test_misaligned_or_refused_pack_is_resent_in_halves() -> None:
+    request = _pack(["a", "b", "c"])
+    for answer in ("[1] A\n[2] B", "[1] A\n[3] C\n[2] B", "[1] A\n[2] \n[3] C", "A\nB\nC"):
+        assert piece_results(request, _outcome(answer, Usage(10, 3))) is None
+    assert piece_results(request, _outcome(None, Usage(10, 0), permanent=True)) is None
+    # transient failure after retries: every piece fails, to be retried next run
+    failed = piece_results(request, _outcome(None, Usage(0, 0)))
+    assert failed is not None and {r.status for r in failed} == {Status.FAILED_TRANSIENT}
+    assert [len(h) for h in halves(request.pieces)] == [1, 2]
+
+
+def test_rejected_pack_usage_is_carried_to_units() -> None:
+    request = _pack(["aa", "bb"])
+    joiner = Joiner()
+    joiner.reject(request, _outcome("garbage", Usage(40, 10)))
+    alone = Request((request.pieces[0],), {})
+    result = joiner.add(piece_results(alone, _outcome("AA", Usage(50, 2)))[0])  # type: ignore[index]
+    assert result is not None
+    assert result.usage == Usage(70, 7) and result.attempts == 4
