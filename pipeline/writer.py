@@ -1,0 +1,176 @@
+"""Write a `Table` with added columns (translations, token counts, errors), atomically.
+
+Any input format goes to any output format.  JSON Lines from JSON Lines keeps
+each input line byte for byte and appends the added keys before its closing
+brace; CSV and TSV cells are written back exactly as read, with spreadsheet
+formulas in the translated columns defused by a leading quote (OWASP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from .errors import OutputError, PipelineError, UsageError
+from .reader import Table, detect_format
+
+__all__ = ["output_path_for", "write_table"]
+
+_FORMULA = r"^([=+\-@\t\r])"  # cells a spreadsheet would run as a formula
+_DEFAULT_DELIMITER = {"csv": ",", "tsv": "\t"}
+
+
+def output_path_for(input_path: Path) -> Path:
+    """`<stem>.translated.<ext>` beside the input: data.csv -> data.translated.csv."""
+    return input_path.with_name(f"{input_path.stem}.translated{input_path.suffix}")
+
+
+def write_table(
+    table: Table,
+    added: pl.DataFrame,
+    path: Path,
+    *,
+    format: str | None = None,
+    escape_formulas: bool = True,
+    escape_columns: Sequence[str] = (),
+) -> None:
+    """Write `table.frame` followed by the columns of `added` to `path`, all or nothing."""
+    fmt = detect_format(path, format)
+    _refuse_input(table.path, path)
+    if added.width and added.height != table.frame.height:
+        raise PipelineError(
+            f"{path}: {added.height} added rows for {table.frame.height} input rows; "
+            "this is a bug in mtpipe"
+        )
+    if fmt == "jsonl" and table.raw_lines is not None:
+        lines = _json_lines(table.raw_lines, added, table.frame.columns)
+        _atomic(path, lambda tmp: _write_lines(lines, tmp))
+        return
+    frame = table.frame.with_columns(added.get_columns())  # same name: replaced in place
+    if fmt == "parquet":
+        _atomic(path, frame.write_parquet)
+    elif fmt == "jsonl":
+        _atomic(path, frame.write_ndjson)
+    else:
+        escape = _escape_set(frame, escape_columns) if escape_formulas else set()
+        same = table.format == fmt and table.delimiter
+        sep = table.delimiter if same and table.delimiter else _DEFAULT_DELIMITER[fmt]
+        ready = _csv_ready(frame, escape)
+        _atomic(path, lambda tmp: ready.write_csv(tmp, separator=sep, quote_style="necessary"))
+
+
+def _refuse_input(source: Path, target: Path) -> None:
+    same = target.resolve() == source.resolve()
+    with contextlib.suppress(OSError):
+        same = same or target.samefile(source)
+    if same:
+        raise OutputError(f"{target}: output would overwrite the input {source}; pass -o")
+
+
+def _escape_set(frame: pl.DataFrame, columns: Sequence[str]) -> set[str]:
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"cannot escape formulas in {', '.join(missing)}: not an output column "
+            f"(columns: {', '.join(frame.columns)})"
+        )
+    return set(columns)
+
+
+def _csv_ready(frame: pl.DataFrame, escape: Collection[str]) -> pl.DataFrame:
+    """Nested values as JSON text, formulas in `escape` columns defused.
+
+    Null and "" both become an empty field: null unquoted, "" quoted (so
+    ``a,,""`` reads back as it was written), except that a one-column table
+    writes null as "" too: many readers take an empty line for no row at all.
+    """
+    exprs = []
+    for index, (name, dtype) in enumerate(frame.schema.items()):
+        column = pl.nth(index)  # by position: a name like "*" would be read as a pattern
+        if dtype.is_nested():
+            wrapped = pl.struct(column.alias("v")).struct.json_encode()
+            text = wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")
+            exprs.append(pl.when(column.is_not_null()).then(text).alias(name))
+        elif dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
+            text = column.cast(pl.String)
+            text = text.fill_null("") if frame.width == 1 else text
+            text = text.str.replace(_FORMULA, "'$1") if name in escape else text
+            exprs.append(text.alias(name))
+    return frame.with_columns(exprs)
+
+
+def _json_lines(raw: pl.Series, added: pl.DataFrame, keys: Sequence[str]) -> pl.Series:
+    """Each raw line with the added fields appended as top-level keys."""
+    if added.width == 0:
+        return raw
+    if set(added.columns) & set(keys):  # replace fields in place: decode and re-encode
+        rows = added.iter_rows(named=True)
+        merged = [
+            json.dumps({**json.loads(line), **row}, ensure_ascii=False, separators=(",", ":"))
+            for line, row in zip(raw, rows, strict=True)
+        ]
+        return pl.Series("line", merged, dtype=pl.String)
+    extra = added.select(pl.struct(pl.all()).struct.json_encode()).to_series()
+    parts = pl.DataFrame(
+        {
+            "body": raw.str.strip_chars_end().str.strip_suffix("}"),
+            "extra": extra.str.strip_prefix("{"),
+        }
+    )
+    empty = pl.col("body").str.strip_chars() == "{"
+    sep = pl.when(empty).then(pl.lit("")).otherwise(pl.lit(","))
+    return parts.select(pl.concat_str(pl.col("body"), sep, pl.col("extra"))).to_series()
+
+
+def _write_lines(lines: pl.Series, tmp: Path) -> None:
+    frame = pl.DataFrame({"line": lines})
+    frame.write_csv(tmp, include_header=False, quote_style="never")
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file beside `path`, fsync it, then rename it onto `path`."""
+    _check_destination(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    done = False
+    try:
+        write(tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        done = True
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OutputError(
+            f"{path}: cannot write the output ({reason}); "
+            "check free space and permissions, or pass another -o"
+        ) from exc
+    finally:
+        if not done:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+    _fsync_directory(path.parent)
+
+
+def _check_destination(path: Path) -> None:
+    parent = path.parent
+    if not parent.exists():
+        raise OutputError(f"{path}: directory {parent} does not exist; create it or pass -o")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is not a directory; pass another -o")
+    if path.is_dir():
+        raise OutputError(f"{path} is a directory; pass -o with a file path")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable where the platform allows it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
