@@ -16,9 +16,8 @@ $(STAMP): pyproject.toml
 translate: $(STAMP)
 	@if [ -z "$$ROUTESCOPE_API_KEY" ]; then \
 	  echo "mtpipe: ROUTESCOPE_API_KEY is not set, so this runs on the offline simulator (--sim)"; \
-	  sim=--sim; fi; \
-	$(BIN)/mtpipe translate sample_data/ui_strings.csv --to de,ja \
-	  -o out/ui_strings.translated.csv $$sim
+	  sim="--set sim=true"; fi; \
+	$(BIN)/mtpipe run jobs/ui_strings.toml $$sim
 
 ## test: the whole test suite (simulator over loopback, real kill -9)
 test: $(STAMP)

@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_BASE_URL, OUTPUT_PARAMS, Job, resolve_language
-from .errors import PipelineError, UsageError
+from .config import Job
+from .errors import PipelineError
+from .options import OPTIONS, Option, build_job, coerce, load_job_file
 
 __all__ = ["main"]
 
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_translate(sub)
+    _add_run(sub)
     _add_serve_sim(sub)
     return parser
 
@@ -77,113 +79,49 @@ def _add_translate(sub: Any) -> None:
         description="Translate INPUT's text columns into each --to language. "
         "Re-running the same command resumes: finished cells are never requested again.",
     )
-    p.add_argument("input", type=Path, help="CSV, TSV, Parquet or JSONL file")
-    p.add_argument("--to", required=True, help="target languages, comma-separated: de,ja,zh-TW")
-    p.add_argument("-o", "--output", type=Path, help="output file (default: INPUT.translated.EXT)")
+    for option in OPTIONS:
+        _add_option(p, option)
+    p.set_defaults(func=_translate)
+
+
+def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """One entry of the options table as a command-line flag (same name as the job key)."""
+    if option.key == "input":
+        parser.add_argument("input", help=option.help)
+        return
+    flags = [f for f in (option.short, option.cli_flag) if f]
+    common: dict[str, Any] = {"dest": option.key, "help": option.help, "default": None}
+    if option.kind == "bool":
+        action = "store_false" if option.default else "store_true"
+        parser.add_argument(*flags, action=action, **common)
+    elif option.key == "columns":
+        parser.add_argument(*flags, action="append", **common)
+    else:
+        kind = {"int": int, "float": float}.get(option.kind, str)
+        metavar = {"int": "N", "float": "X", "path": "PATH", "list": "LIST"}.get(option.kind)
+        if option.choices:
+            metavar = "|".join(option.choices)
+        parser.add_argument(*flags, type=kind, metavar=metavar or "VALUE", **common)
+
+
+def _add_run(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a job file (jobs/NAME.toml), e.g. from cron",
+        description="Run the translation a TOML job file describes. Keys are the long option "
+        'names of \'mtpipe translate\' with underscores (concurrency = 8, to = ["de", "ja"]); '
+        "relative paths resolve against the job file's folder.",
+    )
+    p.add_argument("job", type=Path, help="job file")
     p.add_argument(
-        "--column",
+        "--set",
+        dest="sets",
         action="append",
         default=[],
-        help="text column (repeatable; "
-        "JSONL: dotted path such as meta.body); default: the column named 'text'",
+        metavar="KEY=VALUE",
+        help="override a key of the job file, repeatable: --set concurrency=4",
     )
-    p.add_argument("--from", dest="source", default="auto", help="source language (default auto)")
-    p.add_argument("--model", default="qwen-mt-turbo", help="model (default qwen-mt-turbo)")
-    p.add_argument(
-        "--template",
-        type=Path,
-        help="user-message template file with {text}, "
-        "{source_lang}, {target_lang} and other columns as {name}",
-    )
-    p.add_argument(
-        "--style",
-        choices=("prompt", "options"),
-        default="prompt",
-        help="prompt: instruction in the message; options: DashScope "
-        "translation_options (default prompt)",
-    )
-    p.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        default=16,
-        help="requests in flight at most (default 16)",
-    )
-    p.add_argument("--checkpoint", type=Path, help="checkpoint file (default: beside the output)")
-    p.add_argument("--report", type=Path, help="JSON run report (default: beside the output)")
-    p.add_argument(
-        "--base-url", help=f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"
-    )
-    p.add_argument(
-        "--api-key-file",
-        type=Path,
-        help="read the API key from this file (default: $ROUTESCOPE_API_KEY)",
-    )
-    p.add_argument("--sim", action="store_true", help="use the built-in offline simulator")
-    p.add_argument("--format", dest="input_format", help="input format: csv, tsv, parquet, jsonl")
-    p.add_argument("--output-format", help="output format (default: from the output extension)")
-    p.add_argument("--delimiter", help="CSV delimiter (default: detected)")
-    p.add_argument("--encoding", help="input text encoding, e.g. latin-1 (default utf-8)")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--max-tokens", type=_positive_int)
-    p.add_argument("--stream", action="store_true", help="stream responses (not needed for batch)")
-    p.add_argument(
-        "--enable-thinking",
-        choices=("true", "false"),
-        help="chat models: thinking mode (default false for translation)",
-    )
-    p.add_argument("--response-format", choices=("text", "json_object"))
-    p.add_argument("--user", help="end-user id sent for audit")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt (default 120)")
-    p.add_argument(
-        "--max-attempts",
-        type=_positive_int,
-        default=8,
-        help="attempts per request for transient errors (default 8)",
-    )
-    p.add_argument(
-        "--chunk-chars",
-        type=_positive_int,
-        default=6000,
-        help="longest piece sent in one request, in characters (default 6000)",
-    )
-    p.add_argument(
-        "--pack",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="pack short cells into one request as numbered lines (default auto: on for "
-        "qwen-mt models)",
-    )
-    p.add_argument(
-        "--pack-segments",
-        type=_positive_int,
-        default=100,
-        help="most cells in one packed request (default 100)",
-    )
-    p.add_argument(
-        "--pack-tokens",
-        type=_positive_int,
-        default=2000,
-        help="most estimated source tokens in one packed request (default 2000)",
-    )
-    p.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="also re-send cells that failed permanently last time",
-    )
-    p.add_argument(
-        "--no-escape-formulas",
-        dest="escape_formulas",
-        action="store_false",
-        help="do not neutralise =, +, -, @ at the start of translated CSV cells",
-    )
-    p.add_argument(
-        "--no-progress",
-        dest="progress",
-        action="store_false",
-        help="no progress bar (it is off anyway when stderr is not a terminal)",
-    )
-    p.set_defaults(func=_translate)
+    p.set_defaults(func=_run)
 
 
 def _add_serve_sim(sub: Any) -> None:
@@ -201,17 +139,19 @@ def _add_serve_sim(sub: Any) -> None:
     p.set_defaults(func=_serve_sim)
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
-    return number
-
-
 def _translate(args: argparse.Namespace) -> int:
+    given = {o: getattr(args, o.key) for o in OPTIONS if getattr(args, o.key) is not None}
+    values = {o.key: coerce(o, v, origin=o.cli_flag) for o, v in given.items()}
+    return _execute(build_job(values, env=os.environ))
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _execute(build_job(load_job_file(args.job, args.sets), env=os.environ))
+
+
+def _execute(job: Job) -> int:
     from . import runner  # heavy imports (polars, httpx) only when translating
 
-    job = job_from_args(args)
     with _endpoint(job) as job:
         report = runner.run(job, handle_signals=True)
     print(report.summary(), file=sys.stderr)
@@ -228,92 +168,6 @@ def _endpoint(job: Job) -> Iterator[Job]:
 
     with SimThread(SimConfig()) as base_url:
         yield dataclasses.replace(job, base_url=base_url, api_key="sim")
-
-
-def job_from_args(args: argparse.Namespace) -> Job:
-    from .writer import output_path_for
-
-    source = args.input
-    output = args.output or output_path_for(source)
-    if output.resolve() == source.resolve():
-        raise UsageError(f"{output}: the output would overwrite the input; pass another -o")
-    targets = tuple(resolve_language(t) for t in args.to.split(",") if t.strip())
-    if not targets:
-        raise UsageError("--to needs at least one language, e.g. --to de,ja")
-    source_lang = "auto" if args.source == "auto" else resolve_language(args.source).name
-    api_key = _api_key(args)
-    return Job(
-        input=source,
-        output=output,
-        checkpoint=args.checkpoint or output.with_name(output.name + ".checkpoint.sqlite"),
-        report=args.report or output.with_name(output.name + ".report.json"),
-        targets=targets,
-        columns=tuple(args.column),
-        model=args.model,
-        source_lang=source_lang,
-        style=args.style,
-        template=args.template,
-        params=_params(args, output_changing=True),
-        extra=_params(args, output_changing=False),
-        input_format=args.input_format,
-        output_format=args.output_format,
-        delimiter=args.delimiter,
-        encoding=args.encoding,
-        base_url=(args.base_url or os.environ.get("ROUTESCOPE_BASE_URL") or DEFAULT_BASE_URL),
-        api_key=api_key,
-        sim=args.sim,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        max_attempts=args.max_attempts,
-        chunk_chars=args.chunk_chars,
-        pack={"auto": None, "on": True, "off": False}[args.pack],
-        pack_segments=args.pack_segments,
-        pack_tokens=args.pack_tokens,
-        retry_failed=args.retry_failed,
-        escape_formulas=args.escape_formulas,
-        progress=args.progress,
-    )
-
-
-def _params(args: argparse.Namespace, *, output_changing: bool) -> tuple[tuple[str, Any], ...]:
-    given: dict[str, Any] = {
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "enable_thinking": None if args.enable_thinking is None else args.enable_thinking == "true",
-        "response_format": {"type": args.response_format} if args.response_format else None,
-        "max_tokens": args.max_tokens,
-        "stream": True if args.stream else None,
-        "user": args.user,
-    }
-    return tuple(
-        sorted(
-            (name, value)
-            for name, value in given.items()
-            if value is not None and (name in OUTPUT_PARAMS) == output_changing
-        )
-    )
-
-
-def _api_key(args: argparse.Namespace) -> str | None:
-    if args.sim:
-        return None
-    if args.api_key_file is not None:
-        try:
-            key = Path(args.api_key_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(
-                f"{args.api_key_file}: cannot read the API key file ({exc.strerror})"
-            ) from exc
-        if key:
-            return key
-        raise UsageError(f"{args.api_key_file}: the API key file is empty")
-    key = os.environ.get("ROUTESCOPE_API_KEY", "").strip()
-    if not key:
-        raise UsageError(
-            "no API key: export ROUTESCOPE_API_KEY=... (or pass --api-key-file FILE), "
-            "or add --sim to run on the offline simulator"
-        )
-    return key
 
 
 def _serve_sim(args: argparse.Namespace) -> int:

@@ -19,15 +19,10 @@ import polars as pl
 from .errors import OutputError, PipelineError, UsageError
 from .reader import Table, detect_format
 
-__all__ = ["output_path_for", "write_table"]
+__all__ = ["write_table"]
 
 _FORMULA = r"^([=+\-@\t\r])"  # cells a spreadsheet would run as a formula
 _DEFAULT_DELIMITER = {"csv": ",", "tsv": "\t"}
-
-
-def output_path_for(input_path: Path) -> Path:
-    """`<stem>.translated.<ext>` beside the input: data.csv -> data.translated.csv."""
-    return input_path.with_name(f"{input_path.stem}.translated{input_path.suffix}")
 
 
 def write_table(
