@@ -10,22 +10,27 @@ the batch that was still open.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import math
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import polars as pl
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from .errors import CheckpointError
+from .errors import CheckpointError, LockedError
 from .models import Result, Status
 
-__all__ = ["Checkpoint", "record"]
+__all__ = ["Checkpoint", "Failure", "Summary", "record"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,6 +44,9 @@ CREATE TABLE IF NOT EXISTS results (
     error TEXT,
     message TEXT,
     flags TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL DEFAULT '',
+    source TEXT,
     updated REAL NOT NULL
 ) WITHOUT ROWID;
 """
@@ -47,8 +55,8 @@ CREATE TABLE IF NOT EXISTS results (
 # so the checkpoint's token totals always equal what the provider billed.
 _UPSERT = """
 INSERT INTO results (key, status, translation, prompt_tokens, completion_tokens,
-                     attempts, error, message, flags, updated)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     attempts, error, message, flags, model, lang, source, updated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     status = excluded.status,
     translation = excluded.translation,
@@ -58,8 +66,13 @@ ON CONFLICT (key) DO UPDATE SET
     error = excluded.error,
     message = excluded.message,
     flags = excluded.flags,
+    model = excluded.model,
+    lang = excluded.lang,
+    source = excluded.source,
     updated = excluded.updated
 """
+
+EMPTY_STATUSES = pl.DataFrame(schema={"key": pl.String, "status": pl.String})
 
 RESULT_SCHEMA = {
     "key": pl.String,
@@ -75,22 +88,42 @@ RESULT_SCHEMA = {
 
 
 class Checkpoint:
-    """An open checkpoint file.  Not thread-safe: one task uses it."""
+    """An open checkpoint file.  Not thread-safe: one task uses it.
 
-    def __init__(self, path: Path) -> None:
+    A writer (``lock=True``) holds ``PATH.lock`` for as long as it is open:
+    a second run on the same checkpoint fails at once with LockedError,
+    naming the holder.  The lock is an ``flock``, so the kernel releases it
+    when its process dies, ``kill -9`` included: nothing stale to clean up.
+    ``lock=False`` opens it to read (``mtpipe status``).
+    """
+
+    def __init__(self, path: Path, *, lock: bool = True) -> None:
         self.path = path
+        self._lock = _Lock(path.with_name(path.name + ".lock")) if lock else None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not lock and not path.exists():
+                raise CheckpointError(f"{path}: no such checkpoint; run the job first")
+            if self._lock is not None:
+                self._lock.acquire()
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._check_version()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
+            self._release()
             raise CheckpointError(
                 f"{path}: cannot open the checkpoint ({exc}); "
                 "pass --checkpoint with another path or move the file away"
             ) from exc
+        except CheckpointError:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
@@ -116,6 +149,9 @@ class Checkpoint:
                 r.error,
                 r.message,
                 ",".join(r.flags),
+                r.model,
+                r.lang,
+                r.source,
                 now,
             )
             for r in results
@@ -153,11 +189,36 @@ class Checkpoint:
         rows = self._db.execute("SELECT status, count(*) FROM results GROUP BY status")
         return {status: n for status, n in rows}
 
+    def summary(self, *, examples: int = 3) -> Summary:
+        """Counts by status, tokens billed per model, failures by reason with examples."""
+        db = self._db
+        statuses = dict(db.execute("SELECT status, count(*) FROM results GROUP BY status"))
+        tokens = {
+            model: (int(p), int(c))
+            for model, p, c in db.execute(
+                "SELECT model, sum(prompt_tokens), sum(completion_tokens) FROM results "
+                "GROUP BY model"
+            )
+        }
+        failures = []
+        for status, error, n in db.execute(
+            "SELECT status, coalesce(error, '?'), count(*) FROM results WHERE status != 'done' "
+            "GROUP BY status, error ORDER BY count(*) DESC"
+        ).fetchall():
+            rows = db.execute(
+                "SELECT lang, coalesce(source, ''), coalesce(message, '') FROM results "
+                "WHERE status = ? AND coalesce(error, '?') = ? LIMIT ?",
+                (status, error, examples),
+            ).fetchall()
+            failures.append(Failure(status, error, n, tuple(rows)))
+        return Summary(statuses, tokens, tuple(failures))
+
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
+        self._release()
 
     def __enter__(self) -> Checkpoint:
         return self
@@ -207,3 +268,56 @@ def done_status(retry_failed: bool) -> tuple[str, ...]:
     if retry_failed:
         return (Status.DONE.value,)
     return (Status.DONE.value, Status.FAILED_PERMANENT.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    status: str
+    reason: str
+    units: int
+    examples: tuple[tuple[str, str, str], ...]  # (language, source text, message)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    statuses: dict[str, int]  # units by status
+    tokens: dict[str, tuple[int, int]]  # model -> (prompt, completion) billed
+    failures: tuple[Failure, ...]
+
+
+class _Lock:
+    """An exclusive ``flock`` on a small file that says who holds it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace")
+            os.close(fd)
+            raise LockedError(
+                f"{self.path.with_suffix('')}: in use by {_holder(holder)}; "
+                "wait for that run to finish (it exits on its own)"
+            ) from None
+        os.ftruncate(fd, 0)
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
+        os.write(fd, json.dumps(info).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def _holder(raw: str) -> str:
+    try:
+        info = json.loads(raw)
+        return f"pid {info['pid']} on {info['host']} since {info['started']}"
+    except (ValueError, KeyError, TypeError):
+        return "another process"

@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_translate(sub)
     _add_run(sub)
+    _add_status(sub)
+    _add_estimate(sub)
     _add_serve_sim(sub)
     return parser
 
@@ -124,6 +126,32 @@ def _add_run(sub: Any) -> None:
     p.set_defaults(func=_run)
 
 
+def _add_status(sub: Any) -> None:
+    p = sub.add_parser(
+        "status",
+        help="what a checkpoint holds: counts, failures by reason, tokens and cost",
+        description="Read a checkpoint (or the one a job file names) without locking it: "
+        "units by status, failures grouped by reason with examples, tokens billed and "
+        "estimated cost.",
+    )
+    p.add_argument("target", type=Path, help="job file (.toml) or checkpoint file")
+    p.add_argument("--examples", type=int, default=3, help="examples per reason (default 3)")
+    p.set_defaults(func=_status)
+
+
+def _add_estimate(sub: Any) -> None:
+    p = sub.add_parser(
+        "estimate",
+        help="rows, cells, requests, tokens and cost a run would take, without any request",
+        description="Plan a run as 'translate' would (deduplication, the checkpoint, packing, "
+        "chunking) and print what it would send, with the cost per model from the price "
+        "table. INPUT may be a job file; options override its keys.",
+    )
+    for option in OPTIONS:
+        _add_option(p, option)
+    p.set_defaults(func=_estimate)
+
+
 def _add_serve_sim(sub: Any) -> None:
     p = sub.add_parser(
         "serve-sim",
@@ -140,22 +168,71 @@ def _add_serve_sim(sub: Any) -> None:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    given = {o: getattr(args, o.key) for o in OPTIONS if getattr(args, o.key) is not None}
-    values = {o.key: coerce(o, v, origin=o.cli_flag) for o, v in given.items()}
-    return _execute(build_job(values, env=os.environ))
+    return _execute(build_job(_given(args), env=os.environ))
 
 
 def _run(args: argparse.Namespace) -> int:
-    return _execute(build_job(load_job_file(args.job, args.sets), env=os.environ))
+    job = build_job(load_job_file(args.job, args.sets), env=os.environ)
+    return _execute(dataclasses.replace(job, name=str(args.job)))
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """Values of the options given on the command line; a .toml INPUT is a job file below them."""
+    given = {o: getattr(args, o.key) for o in OPTIONS if getattr(args, o.key) is not None}
+    values = {o.key: coerce(o, v, origin=o.cli_flag) for o, v in given.items()}
+    if str(values.get("input", "")).endswith(".toml"):
+        values = load_job_file(Path(values.pop("input"))) | values
+    return values
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from .runner import estimate
+
+    values = _given(args)
+    figures = estimate(build_job(values | {"sim": True}, env=os.environ))
+    costs = figures.pop("cost_usd")
+    assert isinstance(costs, dict)
+    for name, value in figures.items():
+        print(f"{name:<20} {value}")
+    for model, cost in costs.items():
+        mark = "  <- this job" if model == figures["model"] else ""
+        print(f"cost {model:<24} ${cost:.4f}{mark}")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .checkpoint import Checkpoint
+    from .config import cost_usd
+
+    path = args.target
+    if path.suffix == ".toml":
+        path = build_job(load_job_file(path) | {"sim": True}, env=os.environ).checkpoint
+    with Checkpoint(path, lock=False) as checkpoint:
+        summary = checkpoint.summary(examples=args.examples)
+    print(f"checkpoint {path}")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
+    print(f"units      {counts or 'none'}")
+    for model, (prompt, completion) in summary.tokens.items():
+        cost = cost_usd(model, prompt, completion)
+        print(
+            f"billed     {model or '?'}: {prompt} prompt + {completion} completion tokens "
+            f"(~${cost:.4f})"
+        )
+    for failure in summary.failures:
+        print(f"failed     {failure.reason} ({failure.status}): {failure.units} units")
+        for lang, source, message in failure.examples:
+            print(f"  - [{lang}] {source[:70]!r}" + (f": {message[:100]}" if message else ""))
+    return EXIT_OK
 
 
 def _execute(job: Job) -> int:
     from . import runner  # heavy imports (polars, httpx) only when translating
+    from .report import Events
 
+    events = Events(fmt=job.log_format, bar=job.progress)
     with _endpoint(job) as job:
-        report = runner.run(job, handle_signals=True)
-    print(report.summary(), file=sys.stderr)
-    return EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
+        report = runner.run(job, handle_signals=True, events=events)
+    return report.exit_code
 
 
 @contextlib.contextmanager

@@ -143,6 +143,11 @@ class Job:
     retry_failed: bool = False
     escape_formulas: bool = True
     progress: bool = True
+    name: str = ""  # the job file, for logs
+    max_cost: float | None = None  # USD; stop sending new requests before passing it
+    failed_out: Path | None = None  # CSV/JSONL of failed cells
+    log_format: str = "text"  # text | json
+    progress_seconds: float = 10.0  # JSON progress lines and bar postfix
 
 
 # Request parameters: those that change the translation are part of the unit key.

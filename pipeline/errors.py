@@ -5,6 +5,7 @@
     │   └── InputError                exit 2   the input table cannot be read as asked
     ├── OutputError                   exit 2   the output cannot be written (path, permission, disk)
     ├── CheckpointError               exit 2   the checkpoint is unreadable or of another schema
+    │   └── LockedError               exit 75  another run holds the checkpoint (EX_TEMPFAIL)
     ├── ProviderConfigError           exit 4   the provider rejected the configuration:
     │                                          401/403 key, 404 model, billing 429s. Stops the run.
     └── RequestError                           one API attempt failed (never escapes the worker)
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckpointError",
     "InputError",
+    "LockedError",
     "OutputError",
     "PermanentError",
     "PipelineError",
@@ -63,6 +65,12 @@ class CheckpointError(PipelineError):
     """The checkpoint cannot be opened or is not an mtpipe checkpoint."""
 
     exit_code = 2
+
+
+class LockedError(CheckpointError):
+    """Another live process holds the checkpoint; try again when it has finished."""
+
+    exit_code = 75
 
 
 class ProviderConfigError(PipelineError):

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 import polars as pl
 
-__all__ = ["merge_results"]
+__all__ = ["failed_cells", "merge_results"]
+
+NOT_TRANSLATED = "not translated"
 
 
 def merge_results(
@@ -21,8 +23,14 @@ def merge_results(
     keys: Sequence[pl.Series],
     sources: Sequence[pl.Series],
     results: pl.DataFrame,
+    *,
+    missing: str = NOT_TRANSLATED,
 ) -> pl.DataFrame:
-    """Columns ``{column}_{lang}`` per pair, then the token columns and ``mt_error``."""
+    """Columns ``{column}_{lang}`` per pair, then the token columns and ``mt_error``.
+
+    ``missing`` is the reason given to cells with no result at all (the run
+    stopped early: ``budget``, ``interrupted``).
+    """
     height = len(keys[0]) if keys else 0
     joined = [_join(k, results) for k in keys]
     columns = [
@@ -31,7 +39,7 @@ def merge_results(
     ]
     added = pl.DataFrame(columns, height=height) if columns else pl.DataFrame(height=height)
     tokens = _tokens(joined, height)
-    return added.with_columns(*tokens, _errors(pairs, joined))
+    return added.with_columns(*tokens, _errors(pairs, joined, missing))
 
 
 def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:
@@ -79,11 +87,16 @@ def _tokens(joined: Sequence[pl.DataFrame], height: int) -> list[pl.Series]:
     return [per_row["mt_prompt_tokens"], per_row["mt_completion_tokens"]]
 
 
-def _errors(pairs: Sequence[tuple[str, str]], joined: Sequence[pl.DataFrame]) -> pl.Series:
+_FAILED = pl.col("key").is_not_null() & (pl.col("status").fill_null("") != "done")
+
+
+def _errors(
+    pairs: Sequence[tuple[str, str]], joined: Sequence[pl.DataFrame], missing: str
+) -> pl.Series:
     parts = []
     for (column, lang), frame in zip(pairs, joined, strict=True):
-        failed = pl.col("key").is_not_null() & (pl.col("status").fill_null("") != "done")
-        reason = pl.coalesce(pl.col("error"), pl.lit("not translated"))
+        failed = _FAILED
+        reason = pl.coalesce(pl.col("error"), pl.lit(missing))
         detail = (
             pl.when(pl.col("message").is_not_null())
             .then(pl.lit(" (") + pl.col("message") + pl.lit(")"))
@@ -97,3 +110,30 @@ def _errors(pairs: Sequence[tuple[str, str]], joined: Sequence[pl.DataFrame]) ->
     errors = pl.DataFrame([p.alias(str(i)) for i, p in enumerate(parts)])
     text = pl.concat_str(pl.all(), separator="; ", ignore_nulls=True)
     return errors.select(pl.when(text != "").then(text).alias("mt_error")).to_series()
+
+
+def failed_cells(
+    pairs: Sequence[tuple[str, str]],
+    keys: Sequence[pl.Series],
+    results: pl.DataFrame,
+    *,
+    missing: str = NOT_TRANSLATED,
+) -> pl.DataFrame:
+    """One row per failed cell: row (0-based), column, language, reason, message, attempts."""
+    frames = [
+        _join(k, results)
+        .with_row_index("row")
+        .filter(_FAILED)
+        .select(
+            pl.col("row").cast(pl.Int64),
+            pl.lit(column).alias("column"),
+            pl.lit(lang).alias("language"),
+            pl.coalesce(pl.col("error"), pl.lit(missing)).alias("reason"),
+            pl.col("message"),
+            pl.col("attempts").fill_null(0),
+        )
+        for (column, lang), k in zip(pairs, keys, strict=True)
+    ]
+    if not frames:
+        return pl.DataFrame()
+    return pl.concat(frames).sort("row", maintain_order=True)

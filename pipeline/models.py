@@ -145,7 +145,11 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """The outcome for one unit, as stored in the checkpoint."""
+    """The outcome for one unit, as stored in the checkpoint.
+
+    ``source`` is kept for failed units only, so ``mtpipe status`` can show
+    examples without the checkpoint holding every source text twice.
+    """
 
     key: str
     status: Status
@@ -155,3 +159,6 @@ class Result:
     error: str | None = None  # short reason code: moderation, http_429, truncated ...
     message: str | None = None
     flags: tuple[str, ...] = ()
+    model: str = ""
+    lang: str = ""
+    source: str | None = None

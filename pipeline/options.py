@@ -121,6 +121,34 @@ OPTIONS: tuple[Option, ...] = (
         flag="--no-escape-formulas",
     ),
     _P("progress", "bool", "progress bar on a terminal (default true)", True, flag="--no-progress"),
+    _P(
+        "max_cost",
+        "float",
+        "budget in USD: stop sending before billed plus in-flight spend "
+        "would pass it; the rest fails with reason 'budget' (exit 3)",
+        minimum=0,
+    ),
+    _P(
+        "failed_out",
+        "path",
+        "write one line per failed cell (row, column, language, reason, "
+        "attempts) to this CSV or JSONL file",
+    ),
+    _P(
+        "log_format",
+        "str",
+        "text (default): progress bar and a summary line; json: one JSON "
+        "object per line on stderr (start, progress, finish)",
+        "text",
+        ("text", "json"),
+    ),
+    _P(
+        "progress_seconds",
+        "float",
+        "seconds between progress lines (default 10)",
+        10.0,
+        minimum=0.1,
+    ),
 )
 BY_KEY = {option.key: option for option in OPTIONS}
 _KINDS: dict[str, tuple[type, ...]] = {
@@ -264,6 +292,10 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         retry_failed=given["retry_failed"],
         escape_formulas=given["escape_formulas"],
         progress=given["progress"],
+        max_cost=given["max_cost"],
+        failed_out=Path(given["failed_out"]) if given["failed_out"] else None,
+        log_format=given["log_format"],
+        progress_seconds=given["progress_seconds"],
     )
 
 

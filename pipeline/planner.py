@@ -220,7 +220,7 @@ def make_request(pieces: Sequence[Piece], settings: Settings) -> Request:
     body = build_body(settings, text, first.unit.target_lang, dict(first.unit.context))
     est = estimate_tokens(text)
     cap = model_info(settings.model).max_output_tokens
-    return Request(tuple(pieces), body, est + 45, min(cap, est * 2 + 16))
+    return Request(tuple(pieces), body, est + 45, min(cap, est * 3 // 2 + 16))
 
 
 @dataclass(frozen=True, slots=True)

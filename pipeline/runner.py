@@ -6,16 +6,12 @@ concurrently -> record in the checkpoint -> merge into the output + report
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
+import os
 import signal
-import sys
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
 import anyio
 import polars as pl
@@ -23,9 +19,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from . import checkpoint as ckpt
 from .client import Client, RetryPolicy, make_http_client
-from .config import Job, cost_usd, model_info
+from .config import MODELS, Job, cost_usd, model_info
 from .errors import OutputError
-from .merge import merge_results
+from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .models import Outcome, Request, Result, Settings, Status
 from .planner import (
     CellPlan,
@@ -38,62 +34,25 @@ from .planner import (
 )
 from .prompts import check_template, context_columns, load_template
 from .reader import Table, read_table
+from .report import Events, Report, write_report
 from .splitter import Joiner, halves, piece_results
 from .worker import Handler, run_pool
-from .writer import write_table
+from .writer import write_frame, write_table
 
-__all__ = ["Report", "run"]
+__all__ = ["Report", "estimate", "run"]
 
-
-@dataclass(slots=True)
-class Report:
-    """What one run did; written as JSON beside the output."""
-
-    input: str
-    output: str
-    rows: int = 0
-    cells: int = 0
-    blank_cells: int = 0
-    units: int = 0
-    translated: int = 0
-    reused: int = 0
-    failed: int = 0
-    to_translate: int = 0
-    requests: int = 0
-    deduplicated: int = 0
-    retries: Counter[str] = field(default_factory=Counter)
-    failures: Counter[str] = field(default_factory=Counter)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    wall_seconds: float = 0.0
-    interrupted: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["retries"] = dict(self.retries)
-        data["failures"] = dict(self.failures)
-        data["cost_usd"] = round(self.cost_usd, 6)
-        data["wall_seconds"] = round(self.wall_seconds, 3)
-        return data
-
-    def summary(self) -> str:
-        return (
-            f"mtpipe: {self.translated}/{self.cells} cells translated "
-            f"({self.reused} reused, {self.failed} failed) in {self.requests} requests; "
-            f"{self.prompt_tokens}+{self.completion_tokens} tokens billed "
-            f"(~${self.cost_usd:.4f}); {self.wall_seconds:.1f}s -> {self.output}"
-        )
+EXIT_OK, EXIT_FAILED_CELLS = 0, 3
 
 
-def run(job: Job, *, handle_signals: bool = False) -> Report:
+def run(job: Job, *, handle_signals: bool = False, events: Events | None = None) -> Report:
     """Run ``job`` to the end and return its report (also written to ``job.report``)."""
-    return anyio.run(_run, job, handle_signals)
+    return anyio.run(_run, job, handle_signals, events or Events(bar=job.progress))
 
 
-async def _run(job: Job, handle_signals: bool) -> Report:
+async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     started = time.monotonic()
-    report = Report(input=str(job.input), output=str(job.output))
+    report = Report(input=str(job.input), output=str(job.output), model=job.model)
+    _check_output_dir(job.output)
     table = read_table(
         job.input,
         format=job.input_format,
@@ -105,12 +64,39 @@ async def _run(job: Job, handle_signals: bool) -> Report:
     plan = _plan(job, table, settings, context)
     with ckpt.Checkpoint(job.checkpoint) as checkpoint:
         todo = _todo(plan, checkpoint, job, report)
+        events.start(job=job.name, report=report)
         if todo.height:
-            await _translate(job, settings, todo, checkpoint, report, handle_signals)
+            await _translate(job, settings, todo, checkpoint, report, events, handle_signals)
         results = checkpoint.results(plan.units["key"].to_list())
+    _write_outputs(job, table, plan, results, report)
+    report.wall_seconds = time.monotonic() - started
+    report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
+    report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
+    write_report(report, job.report)
+    events.finish(report)
+    return report
+
+
+def _check_output_dir(output: Path) -> None:
+    """Fail before spending anything when the output cannot be written."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot create its folder ({exc.strerror})") from exc
+    if not os.access(output.parent, os.W_OK):
+        raise OutputError(f"{output}: folder {output.parent} is not writable; pass another -o")
+
+
+def _write_outputs(
+    job: Job, table: Table, plan: CellPlan, results: pl.DataFrame, report: Report
+) -> None:
+    missing = report.stopped or NOT_TRANSLATED
     sources = [table.texts(column) for column, _ in plan.pairs]
-    added = merge_results(plan.pairs, plan.keys, sources, results)
-    _count_outcomes(plan, results, report)
+    added = merge_results(plan.pairs, plan.keys, sources, results, missing=missing)
+    failed = failed_cells(plan.pairs, plan.keys, results, missing=missing)
+    report.failed = failed.height
+    report.translated = report.cells - report.failed
+    report.failures.update(failed["reason"].to_list() if failed.height else [])
     escape = [name for name in added.columns if not name.startswith("mt_")]
     write_table(
         table,
@@ -120,10 +106,8 @@ async def _run(job: Job, handle_signals: bool) -> Report:
         escape_formulas=job.escape_formulas,
         escape_columns=escape,
     )
-    report.wall_seconds = time.monotonic() - started
-    report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
-    _write_report(job, report)
-    return report
+    if job.failed_out is not None:
+        write_frame(failed, job.failed_out)
 
 
 def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
@@ -156,31 +140,51 @@ def _plan(job: Job, table: Table, settings: Settings, context: tuple[str, ...]) 
     return plan_cells(texts, targets, fp=fingerprint(settings), contexts=contexts)
 
 
-def _todo(plan: CellPlan, checkpoint: ckpt.Checkpoint, job: Job, report: Report) -> pl.DataFrame:
-    statuses = checkpoint.statuses()
+def _todo(
+    plan: CellPlan, checkpoint: ckpt.Checkpoint | None, job: Job, report: Report
+) -> pl.DataFrame:
+    """The units still to send; fills the report's cell counts."""
+    statuses = checkpoint.statuses() if checkpoint is not None else ckpt.EMPTY_STATUSES
     skip = statuses.filter(pl.col("status").is_in(ckpt.done_status(job.retry_failed)))
-    done = statuses.filter(pl.col("status") == Status.DONE.value)["key"]
+    done = statuses.filter(pl.col("status") == Status.DONE.value)["key"].implode()
     todo = plan.units.join(skip, on="key", how="anti", maintain_order="left")
     report.rows = len(plan.keys[0]) if plan.keys else 0
     report.cells = sum(int(k.is_not_null().sum()) for k in plan.keys)
     report.blank_cells = report.rows * len(plan.keys) - report.cells
     report.units = plan.units.height
-    report.reused = sum(int(k.is_in(done.implode()).sum()) for k in plan.keys) if done.len() else 0
+    report.reused = sum(int(k.is_in(done).sum()) for k in plan.keys)
     report.to_translate = int(todo["cells"].sum()) if todo.height else 0
+    report.new = report.to_translate
     report.deduplicated = report.to_translate - todo.height
     return todo
 
 
-def _count_outcomes(plan: CellPlan, results: pl.DataFrame, report: Report) -> None:
-    status = results.select("key", "status", "error")
-    for keys in plan.keys:
-        joined = keys.alias("key").to_frame().join(status, on="key", how="left")
-        joined = joined.filter(pl.col("key").is_not_null())
-        report.translated += int((joined["status"] == "done").sum())
-        failed = joined.filter(pl.col("status").fill_null("") != "done")
-        report.failed += failed.height
-        for reason in failed["error"].fill_null("not translated").to_list():
-            report.failures[reason] += 1
+class Budget:
+    """Stops new requests before billed plus in-flight estimated spend would pass ``limit``."""
+
+    def __init__(self, limit: float | None, model: str) -> None:
+        self.limit, self.model = limit, model
+        self.spent = self.in_flight = 0.0
+        self.exhausted = False
+
+    def _estimate(self, request: Request) -> float:
+        return cost_usd(self.model, request.est_prompt_tokens, request.est_completion_tokens)
+
+    def admit(self, request: Request) -> bool:
+        if self.limit is None:
+            return True
+        cost = self._estimate(request)
+        if self.spent + self.in_flight + cost > self.limit:
+            self.exhausted = True
+            return False
+        self.in_flight += cost
+        return True
+
+    def settle(self, request: Request, outcome: Outcome) -> None:
+        if self.limit is not None:
+            self.in_flight -= self._estimate(request)
+            billed = outcome.billed
+            self.spent += cost_usd(self.model, billed.prompt_tokens, billed.completion_tokens)
 
 
 async def _translate(
@@ -189,47 +193,67 @@ async def _translate(
     todo: pl.DataFrame,
     checkpoint: ckpt.Checkpoint,
     report: Report,
+    events: Events,
     handle_signals: bool,
 ) -> None:
-    packing = Packing(
+    requests = plan_requests(
+        todo, settings, chunking=Chunking(job.chunk_chars), packing=_packing(job)
+    )
+    stopping = anyio.Event()
+    budget = Budget(job.max_cost, job.model)
+    send, receive = anyio.create_memory_object_stream[Result](job.concurrency * 4)
+    handle = _handler(settings, report, events, send, budget)
+    async with (
+        make_http_client(concurrency=job.concurrency, timeout=job.timeout) as http,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(ckpt.record, checkpoint, receive)
+        client = Client(
+            http,
+            base_url=job.base_url,
+            api_key=job.api_key,
+            retry=RetryPolicy(max_attempts=job.max_attempts),
+            timeout=job.timeout,
+        )
+        async with send, anyio.create_task_group() as pool:
+            if handle_signals:
+                pool.start_soon(_watch_signals, stopping, pool.cancel_scope)
+            pool.start_soon(_heartbeat, events, report, job.progress_seconds)
+            await run_pool(
+                requests,
+                handle,
+                client=client,
+                concurrency=job.concurrency,
+                stopping=stopping,
+                admit=budget.admit,
+            )
+            pool.cancel_scope.cancel()  # the signal watcher and the heartbeat
+    if budget.exhausted:
+        report.stopped = "budget"
+    elif stopping.is_set():
+        report.stopped = "interrupted"
+
+
+def _packing(job: Job) -> Packing:
+    return Packing(
         enabled=job.pack if job.pack is not None else model_info(job.model).family == "mt",
         max_segments=job.pack_segments,
         max_tokens=job.pack_tokens,
     )
-    requests = plan_requests(todo, settings, chunking=Chunking(job.chunk_chars), packing=packing)
-    stopping = anyio.Event()
-    send, receive = anyio.create_memory_object_stream[Result](job.concurrency * 4)
-    with _progress(job, report.to_translate) as bar:
-        handle = _handler(settings, report, bar, send)
-        async with (
-            make_http_client(concurrency=job.concurrency, timeout=job.timeout) as http,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(ckpt.record, checkpoint, receive)
-            client = Client(
-                http,
-                base_url=job.base_url,
-                api_key=job.api_key,
-                retry=RetryPolicy(max_attempts=job.max_attempts),
-                timeout=job.timeout,
-            )
-            async with send, anyio.create_task_group() as pool:
-                if handle_signals:
-                    pool.start_soon(_watch_signals, stopping, pool.cancel_scope)
-                await run_pool(
-                    requests, handle, client=client, concurrency=job.concurrency, stopping=stopping
-                )
-                pool.cancel_scope.cancel()  # the signal watcher
-    report.interrupted = stopping.is_set()
 
 
 def _handler(
-    settings: Settings, report: Report, bar: _Bar, send: MemoryObjectSendStream[Result]
+    settings: Settings,
+    report: Report,
+    events: Events,
+    send: MemoryObjectSendStream[Result],
+    budget: Budget,
 ) -> Handler:
     """What happens to each outcome: count it, join pieces, send unit results to the checkpoint."""
-    joiner = Joiner()
+    joiner = Joiner(settings.model)
 
     async def handle(request: Request, outcome: Outcome) -> Sequence[Request]:
+        budget.settle(request, outcome)
         report.requests += 1
         report.retries.update(outcome.retries)
         report.prompt_tokens += outcome.billed.prompt_tokens
@@ -243,10 +267,16 @@ def _handler(
             result = joiner.add(piece)
             if result is not None:
                 await send.send(result)
-                bar.update(piece.piece.unit.cells, failed=result.status is not Status.DONE)
+                events.advance(piece.piece.unit.cells, failed=result.status is not Status.DONE)
         return ()
 
     return handle
+
+
+async def _heartbeat(events: Events, report: Report, seconds: float) -> None:
+    while True:
+        await anyio.sleep(seconds)
+        events.progress(report)
 
 
 async def _watch_signals(stopping: anyio.Event, pool: anyio.CancelScope) -> None:
@@ -256,49 +286,42 @@ async def _watch_signals(stopping: anyio.Event, pool: anyio.CancelScope) -> None
             if stopping.is_set():
                 pool.cancel()
                 return
-            print(
-                "mtpipe: stopping after the requests in flight (again to stop now)", file=sys.stderr
-            )
             stopping.set()
 
 
-class _Bar:
-    """A tqdm bar on stderr, or nothing when stderr is not a terminal."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.failed = 0
-        self._bar: Any = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="cell", file=sys.stderr, dynamic_ncols=True)
-
-    def update(self, n: int, *, failed: bool) -> None:
-        self.failed += n if failed else 0
-        if self._bar is not None:
-            self._bar.update(n)
-            if failed:
-                self._bar.set_postfix(failed=self.failed, refresh=False)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-@contextlib.contextmanager
-def _progress(job: Job, total: int) -> Iterator[_Bar]:
-    bar = _Bar(total, job.progress)
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-def _write_report(job: Job, report: Report) -> None:
-    try:
-        job.report.parent.mkdir(parents=True, exist_ok=True)
-        tmp = job.report.with_name(f".{job.report.name}.tmp")
-        tmp.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(job.report)
-    except OSError as exc:
-        raise OutputError(f"{job.report}: cannot write the report ({exc.strerror})") from exc
+def estimate(job: Job) -> dict[str, object]:
+    """What ``job`` would send, from the table and the checkpoint alone: no request is made."""
+    table = read_table(
+        job.input,
+        format=job.input_format,
+        columns=job.columns,
+        delimiter=job.delimiter,
+        encoding=job.encoding,
+    )
+    settings, context = _settings(job, table)
+    plan = _plan(job, table, settings, context)
+    report = Report(input=str(job.input), output=str(job.output), model=job.model)
+    if job.checkpoint.exists():
+        with ckpt.Checkpoint(job.checkpoint, lock=False) as checkpoint:
+            todo = _todo(plan, checkpoint, job, report)
+    else:
+        todo = _todo(plan, None, job, report)
+    requests = prompt = completion = 0
+    for request in plan_requests(
+        todo, settings, chunking=Chunking(job.chunk_chars), packing=_packing(job)
+    ):
+        requests += 1
+        prompt += request.est_prompt_tokens
+        completion += request.est_completion_tokens
+    return {
+        "rows": report.rows,
+        "cells": report.cells,
+        "unique_cells": report.units,
+        "done_in_checkpoint": report.reused,
+        "to_translate": report.to_translate,
+        "requests": requests,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost_usd": {m: round(cost_usd(m, prompt, completion), 6) for m in MODELS},
+        "model": job.model,
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .models import Outcome, Piece, Request, Result, Status, Usage
 
@@ -117,7 +117,8 @@ def _status(outcome: Outcome) -> Status:
 class Joiner:
     """Collects piece results until a unit is complete."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = "") -> None:
+        self._model = model
         self._open: dict[str, list[PieceResult | None]] = {}
         self._carried: dict[str, tuple[Usage, int]] = {}
 
@@ -133,23 +134,26 @@ class Joiner:
         piece = result.piece
         key = piece.unit.key
         if piece.count == 1:
-            return _unit_result(key, [result], self._carried.pop(key, None))
+            return self._result([result])
         slots = self._open.setdefault(key, [None] * piece.count)
         slots[piece.index] = result
         if any(slot is None for slot in slots):
             return None
         del self._open[key]
-        parts = [s for s in slots if s is not None]
-        return _unit_result(key, parts, self._carried.pop(key, None))
+        return self._result([s for s in slots if s is not None])
+
+    def _result(self, parts: list[PieceResult]) -> Result:
+        unit = parts[0].piece.unit
+        result = _unit_result(unit.key, parts, self._carried.pop(unit.key, None))
+        source = None if result.status is Status.DONE else unit.text
+        return replace(result, model=self._model, lang=unit.target_lang, source=source)
 
     @property
     def pending_units(self) -> int:
         return len(self._open)
 
 
-def _unit_result(
-    key: str, parts: list[PieceResult], carried: tuple[Usage, int] | None
-) -> Result:
+def _unit_result(key: str, parts: list[PieceResult], carried: tuple[Usage, int] | None) -> Result:
     usage, attempts = carried or (Usage(), 0)
     usage = sum((p.usage for p in parts), usage)
     attempts += sum(p.attempts for p in parts)

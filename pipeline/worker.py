@@ -25,17 +25,19 @@ async def run_pool(
     client: Client,
     concurrency: int,
     stopping: anyio.Event,
+    admit: Callable[[Request], bool] = lambda request: True,
 ) -> None:
     """Send every request with at most ``concurrency`` in flight; ``handle`` each outcome.
 
     Requests are pulled lazily from ``requests`` (planning runs block by
     block).  Once ``stopping`` is set no new request starts; those in flight
-    finish and are handled.  A ProviderConfigError stops the whole pool.
+    finish and are handled.  A request ``admit`` refuses (the budget) sets
+    ``stopping``.  A ProviderConfigError stops the whole pool.
     """
     send, receive = anyio.create_memory_object_stream[Request](concurrency)
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
-            tg.start_soon(_work, receive.clone(), handle, client, stopping)
+            tg.start_soon(_work, receive.clone(), handle, client, stopping, admit)
         receive.close()
         async with send:
             for request in requests:
@@ -49,12 +51,16 @@ async def _work(
     handle: Handler,
     client: Client,
     stopping: anyio.Event,
+    admit: Callable[[Request], bool],
 ) -> None:
     async with receive:
         async for request in receive:
             todo = [request]
             while todo and not stopping.is_set():  # once stopping, drain without sending
                 current = todo.pop()
+                if not admit(current):
+                    stopping.set()
+                    break
                 outcome = await _send(client, current)
                 todo += reversed(await handle(current, outcome))
 

@@ -19,7 +19,7 @@ import polars as pl
 from .errors import OutputError, PipelineError, UsageError
 from .reader import Table, detect_format
 
-__all__ = ["write_table"]
+__all__ = ["write_frame", "write_table"]
 
 _FORMULA = r"^([=+\-@\t\r])"  # cells a spreadsheet would run as a formula
 _DEFAULT_DELIMITER = {"csv": ",", "tsv": "\t"}
@@ -57,6 +57,18 @@ def write_table(
         sep = table.delimiter if same and table.delimiter else _DEFAULT_DELIMITER[fmt]
         ready = _csv_ready(frame, escape)
         _atomic(path, lambda tmp: ready.write_csv(tmp, separator=sep, quote_style="necessary"))
+
+
+def write_frame(frame: pl.DataFrame, path: Path) -> None:
+    """A side table (failed cells, rejects) in the format of ``path``'s extension, atomically."""
+    fmt = detect_format(path)
+    if fmt == "parquet":
+        _atomic(path, frame.write_parquet)
+    elif fmt == "jsonl":
+        _atomic(path, frame.write_ndjson)
+    else:
+        sep = _DEFAULT_DELIMITER[fmt]
+        _atomic(path, lambda tmp: frame.write_csv(tmp, separator=sep, quote_style="necessary"))
 
 
 def _refuse_input(source: Path, target: Path) -> None:

@@ -1,0 +1,154 @@
+"""What a run tells its operator: the JSON report, the progress bar and the event log.
+
+Text format: a tqdm bar on stderr when it is a terminal, and one summary
+line at the end.  JSON format (``--log-format json``): one object per line
+on stderr for ``start``, ``progress`` (every few seconds) and ``finish``,
+for cron jobs and log collectors; never a bar.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import OutputError
+
+__all__ = ["Events", "Report", "write_report"]
+
+
+@dataclass(slots=True)
+class Report:
+    """What one run did; written as JSON beside the output."""
+
+    input: str
+    output: str
+    model: str = ""
+    rows: int = 0
+    cells: int = 0
+    blank_cells: int = 0
+    units: int = 0
+    translated: int = 0
+    reused: int = 0
+    new: int = 0
+    failed: int = 0
+    to_translate: int = 0
+    requests: int = 0
+    deduplicated: int = 0
+    retries: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    flags: Counter[str] = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    wall_seconds: float = 0.0
+    stopped: str | None = None  # "budget", "interrupted"
+    exit_code: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in ("retries", "failures", "flags"):
+            data[name] = dict(getattr(self, name))
+        data["cost_usd"] = round(self.cost_usd, 6)
+        data["wall_seconds"] = round(self.wall_seconds, 3)
+        return data
+
+    def summary(self) -> str:
+        stopped = f"; stopped: {self.stopped}" if self.stopped else ""
+        return (
+            f"mtpipe: {self.translated}/{self.cells} cells translated "
+            f"({self.reused} reused, {self.new} new, {self.failed} failed) in "
+            f"{self.requests} requests; {self.prompt_tokens}+{self.completion_tokens} tokens "
+            f"billed (~${self.cost_usd:.4f}); {self.wall_seconds:.1f}s{stopped} -> {self.output}"
+        )
+
+
+def write_report(report: Report, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the report ({exc.strerror})") from exc
+
+
+class Events:
+    """The operator's view of a run, as text or JSON lines on ``stream``."""
+
+    def __init__(self, *, fmt: str = "text", bar: bool = True, stream: TextIO | None = None):
+        self.fmt = fmt
+        self.stream = stream or sys.stderr
+        self.done = 0  # cells finished in this run, failed ones included
+        self.failed = 0
+        self._bar_wanted = bar and fmt == "text" and self.stream.isatty()
+        self._bar: Any = None
+        self._started = time.monotonic()
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        if self.fmt == "json":
+            line = {"event": event, "time": round(time.time(), 3), **fields}
+            print(json.dumps(line, ensure_ascii=False), file=self.stream, flush=True)
+
+    def start(self, *, job: str, report: Report) -> None:
+        self._emit(
+            "start",
+            job=job,
+            input=report.input,
+            output=report.output,
+            model=report.model,
+            rows=report.rows,
+            cells=report.cells,
+            reused=report.reused,
+            to_translate=report.to_translate,
+            requests_saved_by_dedup=report.deduplicated,
+        )
+        if self._bar_wanted and report.to_translate:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=report.to_translate, unit="cell", file=self.stream, dynamic_ncols=True
+            )
+
+    def advance(self, cells: int, *, failed: bool) -> None:
+        self.done += cells
+        self.failed += cells if failed else 0
+        if self._bar is not None:
+            self._bar.update(cells)
+
+    def progress(self, report: Report, **live: Any) -> None:
+        """Called every few seconds: a JSON line, or the bar's postfix."""
+        done = self.done
+        if self._bar is not None:
+            self._bar.set_postfix(
+                failed=self.failed,
+                tokens=report.prompt_tokens + report.completion_tokens,
+                **live,
+                refresh=False,
+            )
+        elapsed = time.monotonic() - self._started
+        self._emit(
+            "progress",
+            done=done,
+            total=report.to_translate,
+            failed=self.failed,
+            requests=report.requests,
+            prompt_tokens=report.prompt_tokens,
+            completion_tokens=report.completion_tokens,
+            cells_per_second=round(done / elapsed, 2) if elapsed else 0.0,
+            **live,
+        )
+
+    def finish(self, report: Report) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self.fmt == "json":
+            self._emit("finish", **report.as_dict())
+        else:
+            print(report.summary(), file=self.stream)
