@@ -148,6 +148,11 @@ class Job:
     failed_out: Path | None = None  # CSV/JSONL of failed cells
     log_format: str = "text"  # text | json
     progress_seconds: float = 10.0  # JSON progress lines and bar postfix
+    qa: str = "warn"  # warn: flag; strict: flagged cells fail; off
+    glossary: Path | None = None
+    memory: Path | None = None  # --tm: example translations
+    domain: str = ""
+    layout: str = "wide"  # wide: a column per language; long: a row per language
 
 
 # Request parameters: those that change the translation are part of the unit key.

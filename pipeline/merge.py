@@ -26,7 +26,7 @@ def merge_results(
     *,
     missing: str = NOT_TRANSLATED,
 ) -> pl.DataFrame:
-    """Columns ``{column}_{lang}`` per pair, then the token columns and ``mt_error``.
+    """Columns ``{column}_{lang}`` per pair, then tokens, ``mt_error`` and ``mt_flags``.
 
     ``missing`` is the reason given to cells with no result at all (the run
     stopped early: ``budget``, ``interrupted``).
@@ -39,7 +39,7 @@ def merge_results(
     ]
     added = pl.DataFrame(columns, height=height) if columns else pl.DataFrame(height=height)
     tokens = _tokens(joined, height)
-    return added.with_columns(*tokens, _errors(pairs, joined, missing))
+    return added.with_columns(*tokens, _errors(pairs, joined, missing), _flags(pairs, joined))
 
 
 def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:
@@ -107,9 +107,29 @@ def _errors(
                 pl.when(failed).then(pl.lit(f"{column}_{lang}: ") + reason + detail)
             ).to_series()
         )
-    errors = pl.DataFrame([p.alias(str(i)) for i, p in enumerate(parts)])
+    return _per_row(parts, "mt_error")
+
+
+def _flags(pairs: Sequence[tuple[str, str]], joined: Sequence[pl.DataFrame]) -> pl.Series:
+    """``text_de: echo,script; text_ja: placeholders`` for cells QA flagged."""
+    parts = [
+        frame.select(
+            pl.when(pl.col("flags").fill_null("") != "").then(
+                pl.lit(f"{column}_{lang}: ") + pl.col("flags")
+            )
+        ).to_series()
+        for (column, lang), frame in zip(pairs, joined, strict=True)
+    ]
+    return _per_row(parts, "mt_flags")
+
+
+def _per_row(parts: Sequence[pl.Series], name: str) -> pl.Series:
+    """Join each row's non-null notes with '; ' (null when there are none)."""
+    if not parts:
+        return pl.Series(name, [], dtype=pl.String)
+    notes = pl.DataFrame([p.alias(str(i)) for i, p in enumerate(parts)])
     text = pl.concat_str(pl.all(), separator="; ", ignore_nulls=True)
-    return errors.select(pl.when(text != "").then(text).alias("mt_error")).to_series()
+    return notes.select(pl.when(text != "").then(text).alias(name)).to_series()
 
 
 def failed_cells(

@@ -67,6 +67,8 @@ class Settings:
     source_lang: str  # English name, or "auto"
     params: tuple[tuple[str, Any], ...] = ()
     extra: tuple[tuple[str, Any], ...] = ()
+    domain: str = ""  # --domain: free text on domain and style
+    memory: tuple[tuple[str, str], ...] = ()  # --tm: example (source, target) pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class Unit:
     target_lang: str  # English name
     context: tuple[tuple[str, str], ...] = ()
     cells: int = field(default=1, compare=False)  # how many cells share it (progress only)
+    terms: tuple[tuple[str, str], ...] = ()  # glossary entries found in the text
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ class Option:
 
 
 _P = Option
+# fmt: off
 OPTIONS: tuple[Option, ...] = (
     _P("input", "path", "CSV, TSV, Parquet or JSONL file"),
     _P("to", "list", "target languages, comma-separated: de,ja,zh-TW"),
@@ -142,6 +143,16 @@ OPTIONS: tuple[Option, ...] = (
         "text",
         ("text", "json"),
     ),
+    _P("glossary", "path", "CSV/TSV of source term, target term and optional language: the "
+       "terms found in a cell are sent with it and checked in its translation"),
+    _P("memory", "path", "translation memory: CSV/TSV/JSONL of example source,target pairs "
+       "sent with every request (tm_list in options style)", flag="--tm"),
+    _P("domain", "str", "domain and style, in English, e.g. 'e-commerce product titles, "
+       "concise'"),
+    _P("qa", "str", "warn (default): flag suspicious cells in mt_flags; strict: flagged cells "
+       "fail (re-run them with --retry-failed); off", "warn", ("warn", "strict", "off")),
+    _P("layout", "str", "wide (default): a column per language; long: a row per source row "
+       "and language", "wide", ("wide", "long")),
     _P(
         "progress_seconds",
         "float",
@@ -150,6 +161,7 @@ OPTIONS: tuple[Option, ...] = (
         minimum=0.1,
     ),
 )
+# fmt: on
 BY_KEY = {option.key: option for option in OPTIONS}
 _KINDS: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -296,6 +308,11 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         failed_out=Path(given["failed_out"]) if given["failed_out"] else None,
         log_format=given["log_format"],
         progress_seconds=given["progress_seconds"],
+        qa=given["qa"],
+        glossary=Path(given["glossary"]) if given["glossary"] else None,
+        memory=Path(given["memory"]) if given["memory"] else None,
+        domain=given["domain"] or "",
+        layout=given["layout"],
     )
 
 

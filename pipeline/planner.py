@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -45,12 +45,24 @@ UNIT_SCHEMA = {"key": pl.String, "text": pl.String, "lang": pl.String, "context"
 def fingerprint(settings: Settings) -> str:
     """A stable digest of the settings that change the output."""
     payload = json.dumps(
-        [settings.model, settings.style, settings.template, settings.source_lang, settings.params],
+        [
+            settings.model,
+            settings.style,
+            settings.template,
+            settings.source_lang,
+            settings.params,
+            settings.domain,
+            settings.memory,
+        ],
         sort_keys=True,
         ensure_ascii=False,
         default=str,
     )
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+# The glossary entries that apply to a text for a target language: part of the key.
+TermsFor = Callable[[str, str], tuple[tuple[str, str], ...]]
 
 
 def cell_keys(
@@ -59,12 +71,18 @@ def cell_keys(
     fp: str,
     lang: str,
     contexts: pl.Series | None = None,
+    terms_for: TermsFor | None = None,
 ) -> pl.Series:
     """The unit key of every cell of ``texts`` (null where the cell is blank)."""
     prefix = f"{fp}\x1f{lang}\x1f"
     blake = hashlib.blake2b
     values = texts.to_list()
     ctx = contexts.to_list() if contexts is not None else [""] * len(values)
+    if terms_for is not None:
+        ctx = [
+            f"{c or ''}{_terms_json(terms_for(t, lang))}" if t else c
+            for t, c in zip(values, ctx, strict=True)
+        ]
     keys = [
         blake(f"{prefix}{c or ''}\x1f{t}".encode(), digest_size=16).hexdigest()
         if t and not t.isspace()
@@ -72,6 +90,10 @@ def cell_keys(
         for t, c in zip(values, ctx, strict=True)
     ]
     return pl.Series(texts.name, keys, dtype=pl.String)
+
+
+def _terms_json(terms: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(terms, ensure_ascii=False) if terms else ""
 
 
 def estimate_tokens(text: str) -> int:
@@ -167,6 +189,7 @@ def plan_requests(
     chunking: Chunking = Chunking(),
     packing: Packing = Packing(enabled=False),
     block_rows: int = 10_000,
+    terms_for: TermsFor | None = None,
 ) -> Iterator[Request]:
     """Requests for every unit of ``units`` (CellPlan.units rows), lazily, block by block.
 
@@ -177,7 +200,8 @@ def plan_requests(
     for block in units.iter_slices(block_rows):
         packs: dict[str, list[Piece]] = {}
         for key, text, lang, context, cells in block.iter_rows():
-            unit = Unit(key, text, lang, _context(context), cells)
+            terms = terms_for(text, lang) if terms_for is not None else ()
+            unit = Unit(key, text, lang, _context(context), cells, terms)
             for piece in pieces_of(unit, chunking.max_chars):
                 if not (packing.enabled and _packable(piece, packing)):
                     yield make_request((piece,), settings)
@@ -216,8 +240,17 @@ def pack_text(pieces: Sequence[Piece]) -> str:
 def make_request(pieces: Sequence[Piece], settings: Settings) -> Request:
     """One request carrying ``pieces``: a piece alone, or several as numbered lines."""
     first = pieces[0]
-    text = first.text if len(pieces) == 1 else pack_text(pieces)
-    body = build_body(settings, text, first.unit.target_lang, dict(first.unit.context))
+    packed = len(pieces) > 1
+    text = pack_text(pieces) if packed else first.text
+    terms = tuple(dict.fromkeys(term for p in pieces for term in p.unit.terms))
+    body = build_body(
+        settings,
+        text,
+        first.unit.target_lang,
+        dict(first.unit.context),
+        terms=terms,
+        packed=packed,
+    )
     est = estimate_tokens(text)
     cap = model_info(settings.model).max_output_tokens
     return Request(tuple(pieces), body, est + 45, min(cap, est * 3 // 2 + 16))
@@ -238,12 +271,13 @@ def plan_cells(
     *,
     fp: str,
     contexts: pl.Series | None = None,
+    terms_for: TermsFor | None = None,
 ) -> CellPlan:
     """Key every cell of ``texts`` (column -> source series) for every (code, name) target."""
     pairs, keys, frames = [], [], []
     for column, source in texts.items():
         for code, name in targets:
-            k = cell_keys(source, fp=fp, lang=name, contexts=contexts)
+            k = cell_keys(source, fp=fp, lang=name, contexts=contexts, terms_for=terms_for)
             pairs.append((column, code))
             keys.append(k)
             frames.append(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -33,32 +33,38 @@ __all__ = [
     "BUILTIN_MT",
     "BUILTIN_MT_AUTO",
     "BUILTIN_VARIABLES",
+    "PACK_RULE",
     "Template",
     "build_body",
     "check_template",
     "context_columns",
     "load_template",
     "parse_template",
+    "requirements",
 ]
 
 _KEEP = "Keep placeholders, markup and line breaks exactly as they are."
 BUILTIN_MT = (
     "Translate the following text from {source_lang} into {target_lang}. "
-    f"{_KEEP} Reply with the translation only.\n\n{{text}}"
+    f"{_KEEP} Reply with the translation only.{{requirements}}\n\n{{text}}"
 )
 BUILTIN_MT_AUTO = (
     f"Translate the following text into {{target_lang}}. {_KEEP} "
-    "Reply with the translation only.\n\n{text}"
+    "Reply with the translation only.{requirements}\n\n{text}"
 )
 BUILTIN_CHAT_SYSTEM = (
     "You are a professional translator. Translate the user's text from {source_lang} "
-    f"into {{target_lang}}. {_KEEP} Reply with the translation only."
+    f"into {{target_lang}}. {_KEEP} Reply with the translation only.{{requirements}}"
 )
 BUILTIN_CHAT_SYSTEM_AUTO = (
     "You are a professional translator. Translate the user's text into {target_lang}. "
-    f"{_KEEP} Reply with the translation only."
+    f"{_KEEP} Reply with the translation only.{{requirements}}"
 )
-BUILTIN_VARIABLES = frozenset({"text", "source_lang", "target_lang"})
+# {requirements}: glossary terms, domain, example translations and the packing
+# rule, as sentences (empty when there are none); a custom template that is
+# given a glossary, memory or domain must place it.
+BUILTIN_VARIABLES = frozenset({"text", "source_lang", "target_lang", "requirements"})
+PACK_RULE = " Each line starts with its number in brackets, [1], [2] ...: keep every number."
 
 _NO_CONTEXT: Mapping[str, str] = MappingProxyType({})
 # `{{`, `}}`, a `{...}` group without inner braces, or a lone brace (an error)
@@ -184,15 +190,50 @@ _CHAT = parse_template(BUILTIN_CHAT_SYSTEM, origin="BUILTIN_CHAT_SYSTEM")
 _CHAT_AUTO = parse_template(BUILTIN_CHAT_SYSTEM_AUTO, origin="BUILTIN_CHAT_SYSTEM_AUTO")
 
 
+def requirements(
+    settings: Settings, terms: Sequence[tuple[str, str]] = (), *, packed: bool = False
+) -> str:
+    """Glossary terms, domain and example translations as sentences for a prompt."""
+    out = []
+    if terms:
+        pairs = "; ".join(f"{source} -> {target}" for source, target in terms)
+        out.append(f" Translate these terms exactly so: {pairs}.")
+    if settings.domain:
+        out.append(f" Domain and style: {settings.domain}")
+    if settings.memory:
+        pairs = "; ".join(f"{source!r} -> {target!r}" for source, target in settings.memory)
+        out.append(f" Follow these example translations: {pairs}.")
+    if packed:
+        out.append(PACK_RULE)
+    return "".join(out)
+
+
+def _options(settings: Settings, terms: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if terms:
+        options["terms"] = [{"source": s, "target": t} for s, t in terms]
+    if settings.memory:
+        options["tm_list"] = [{"source": s, "target": t} for s, t in settings.memory]
+    if settings.domain:
+        options["domains"] = settings.domain
+    return options
+
+
 def build_body(
     settings: Settings,
     text: str,
     target_lang: str,
     context: Mapping[str, str] = _NO_CONTEXT,
     *,
+    terms: Sequence[tuple[str, str]] = (),
+    packed: bool = False,
     options_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Chat Completions body translating ``text`` into ``target_lang`` under ``settings``."""
+    """The Chat Completions body translating ``text`` into ``target_lang`` under ``settings``.
+
+    ``terms`` are the glossary entries found in ``text``: ``translation_options.terms``
+    in options style, a sentence of the instruction in prompt style.
+    """
     if settings.style not in ("prompt", "options"):
         raise UsageError(f"unknown style {settings.style!r}; use 'prompt' or 'options'")
     auto = settings.source_lang == "auto"
@@ -201,6 +242,7 @@ def build_body(
         "text": text,
         "source_lang": settings.source_lang,
         "target_lang": target_lang,
+        "requirements": requirements(settings, terms, packed=packed),
     }
     custom = _user_template(settings.template) if settings.template else None
     body: dict[str, Any] = {"model": settings.model}
@@ -219,6 +261,7 @@ def build_body(
         body["translation_options"] = {
             "source_lang": settings.source_lang,
             "target_lang": target_lang,
+            **_options(settings, terms),
             **(options_extra or {}),
         }
     else:

@@ -10,7 +10,9 @@ import json
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -20,22 +22,23 @@ from anyio.streams.memory import MemoryObjectSendStream
 from . import checkpoint as ckpt
 from .client import Client, RetryPolicy, make_http_client
 from .config import MODELS, Job, cost_usd, model_info
-from .errors import OutputError
+from .errors import OutputError, UsageError
+from .glossary import load_glossary, load_memory
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .models import Outcome, Request, Result, Settings, Status
 from .planner import (
     CellPlan,
     Chunking,
     Packing,
+    TermsFor,
     fingerprint,
-    make_request,
     plan_cells,
     plan_requests,
 )
 from .prompts import check_template, context_columns, load_template
 from .reader import Table, read_table
 from .report import Events, Report, write_report
-from .splitter import Joiner, halves, piece_results
+from .review import Reviewer
 from .worker import Handler, run_pool
 from .writer import write_frame, write_table
 
@@ -61,12 +64,20 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
         encoding=job.encoding,
     )
     settings, context = _settings(job, table)
-    plan = _plan(job, table, settings, context)
+    terms_for = _terms_for(job)
+    plan = _plan(job, table, settings, context, terms_for)
     with ckpt.Checkpoint(job.checkpoint) as checkpoint:
         todo = _todo(plan, checkpoint, job, report)
         events.start(job=job.name, report=report)
         if todo.height:
-            await _translate(job, settings, todo, checkpoint, report, events, handle_signals)
+            requests = plan_requests(
+                todo,
+                settings,
+                chunking=Chunking(job.chunk_chars),
+                packing=_packing(job),
+                terms_for=terms_for,
+            )
+            await _translate(job, settings, requests, checkpoint, report, events, handle_signals)
         results = checkpoint.results(plan.units["key"].to_list())
     _write_outputs(job, table, plan, results, report)
     report.wall_seconds = time.monotonic() - started
@@ -91,12 +102,16 @@ def _write_outputs(
     job: Job, table: Table, plan: CellPlan, results: pl.DataFrame, report: Report
 ) -> None:
     missing = report.stopped or NOT_TRANSLATED
-    sources = [table.texts(column) for column, _ in plan.pairs]
-    added = merge_results(plan.pairs, plan.keys, sources, results, missing=missing)
     failed = failed_cells(plan.pairs, plan.keys, results, missing=missing)
     report.failed = failed.height
     report.translated = report.cells - report.failed
     report.failures.update(failed["reason"].to_list() if failed.height else [])
+    report.flags.update(_flag_counts(plan, results))
+    if job.layout == "long":
+        table, added = _long(table, plan, results, missing)
+    else:
+        sources = [table.texts(column) for column, _ in plan.pairs]
+        added = merge_results(plan.pairs, plan.keys, sources, results, missing=missing)
     escape = [name for name in added.columns if not name.startswith("mt_")]
     write_table(
         table,
@@ -110,12 +125,54 @@ def _write_outputs(
         write_frame(failed, job.failed_out)
 
 
+def _flag_counts(plan: CellPlan, results: pl.DataFrame) -> Counter[str]:
+    """QA flags by kind, counted over cells."""
+    flags = results.select("key", "flags").filter(pl.col("flags") != "")
+    counts: Counter[str] = Counter()
+    for keys in plan.keys:
+        cells = keys.alias("key").to_frame().join(flags, on="key", how="inner")
+        counts.update(f for joined in cells["flags"].to_list() for f in joined.split(","))
+    return counts
+
+
+def _long(
+    table: Table, plan: CellPlan, results: pl.DataFrame, missing: str
+) -> tuple[Table, pl.DataFrame]:
+    """One row per source row and language: the table repeated, one language per copy."""
+    langs = list(dict.fromkeys(lang for _, lang in plan.pairs))
+    rows = table.frame.height
+    parts = []
+    for lang in langs:
+        chosen = [i for i, (_, code) in enumerate(plan.pairs) if code == lang]
+        pairs = [plan.pairs[i] for i in chosen]
+        added = merge_results(
+            pairs,
+            [plan.keys[i] for i in chosen],
+            [table.texts(column) for column, _ in pairs],
+            results,
+            missing=missing,
+        ).rename({f"{column}_{lang}": f"{column}_translated" for column, _ in pairs})
+        parts.append(added.with_columns(pl.lit(lang).alias("mt_lang")))
+    order = [j * rows + i for i in range(rows) for j in range(len(langs))]
+    added = pl.concat(parts)[order]
+    repeat = [i for i in range(rows) for _ in langs]
+    raw = table.raw_lines[repeat] if table.raw_lines is not None else None
+    return replace(table, frame=table.frame[repeat], raw_lines=raw), added
+
+
 def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
     template_text, context = "", tuple[str, ...]()
+    memory = load_memory(job.memory) if job.memory is not None else ()
     if job.template is not None:
         template = load_template(job.template)
         check_template(template, table.frame.columns, origin=str(job.template))
         template_text, context = template.text, tuple(sorted(context_columns(template)))
+        guided = job.glossary is not None or memory or job.domain
+        if guided and job.style == "prompt" and "requirements" not in template.variables:
+            raise UsageError(
+                f"{job.template}: a glossary, memory or domain is given but the template "
+                "has no {requirements} variable to carry it; add {requirements}"
+            )
     settings = Settings(
         model=job.model,
         style=job.style,
@@ -123,11 +180,23 @@ def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
         source_lang=job.source_lang,
         params=job.params,
         extra=job.extra,
+        domain=job.domain,
+        memory=memory,
     )
     return settings, context
 
 
-def _plan(job: Job, table: Table, settings: Settings, context: tuple[str, ...]) -> CellPlan:
+def _terms_for(job: Job) -> TermsFor | None:
+    return load_glossary(job.glossary).for_text if job.glossary is not None else None
+
+
+def _plan(
+    job: Job,
+    table: Table,
+    settings: Settings,
+    context: tuple[str, ...],
+    terms_for: TermsFor | None,
+) -> CellPlan:
     contexts = None
     if context:
         values = pl.DataFrame([table.texts(c).fill_null("").alias(c) for c in context])
@@ -137,7 +206,9 @@ def _plan(job: Job, table: Table, settings: Settings, context: tuple[str, ...]) 
         )
     texts = {column: table.texts(column) for column in table.columns}
     targets = [(lang.code, lang.name) for lang in job.targets]
-    return plan_cells(texts, targets, fp=fingerprint(settings), contexts=contexts)
+    return plan_cells(
+        texts, targets, fp=fingerprint(settings), contexts=contexts, terms_for=terms_for
+    )
 
 
 def _todo(
@@ -190,19 +261,17 @@ class Budget:
 async def _translate(
     job: Job,
     settings: Settings,
-    todo: pl.DataFrame,
+    requests: Iterator[Request],
     checkpoint: ckpt.Checkpoint,
     report: Report,
     events: Events,
     handle_signals: bool,
 ) -> None:
-    requests = plan_requests(
-        todo, settings, chunking=Chunking(job.chunk_chars), packing=_packing(job)
-    )
     stopping = anyio.Event()
     budget = Budget(job.max_cost, job.model)
     send, receive = anyio.create_memory_object_stream[Result](job.concurrency * 4)
-    handle = _handler(settings, report, events, send, budget)
+    reviewer = Reviewer(settings, chunking=Chunking(job.chunk_chars), qa_mode=job.qa)
+    handle = _handler(reviewer, report, events, send, budget)
     async with (
         make_http_client(concurrency=job.concurrency, timeout=job.timeout) as http,
         anyio.create_task_group() as tg,
@@ -243,14 +312,13 @@ def _packing(job: Job) -> Packing:
 
 
 def _handler(
-    settings: Settings,
+    reviewer: Reviewer,
     report: Report,
     events: Events,
     send: MemoryObjectSendStream[Result],
     budget: Budget,
 ) -> Handler:
-    """What happens to each outcome: count it, join pieces, send unit results to the checkpoint."""
-    joiner = Joiner(settings.model)
+    """What happens to each outcome: count it, review it, record unit results."""
 
     async def handle(request: Request, outcome: Outcome) -> Sequence[Request]:
         budget.settle(request, outcome)
@@ -258,17 +326,12 @@ def _handler(
         report.retries.update(outcome.retries)
         report.prompt_tokens += outcome.billed.prompt_tokens
         report.completion_tokens += outcome.billed.completion_tokens
-        pieces = piece_results(request, outcome)
-        if pieces is None:  # a pack that did not align or was refused: resend in halves
-            joiner.reject(request, outcome)
-            report.retries[f"pack_{outcome.error_reason or 'misaligned'}"] += 1
-            return [make_request(half, settings) for half in halves(request.pieces)]
-        for piece in pieces:
-            result = joiner.add(piece)
-            if result is not None:
-                await send.send(result)
-                events.advance(piece.piece.unit.cells, failed=result.status is not Status.DONE)
-        return ()
+        reviewed = reviewer.review(request, outcome)
+        report.retries.update(reviewed.retries)
+        for result, cells in reviewed.results:
+            await send.send(result)
+            events.advance(cells, failed=result.status is not Status.DONE)
+        return reviewed.resend
 
     return handle
 
@@ -299,7 +362,8 @@ def estimate(job: Job) -> dict[str, object]:
         encoding=job.encoding,
     )
     settings, context = _settings(job, table)
-    plan = _plan(job, table, settings, context)
+    terms_for = _terms_for(job)
+    plan = _plan(job, table, settings, context, terms_for)
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     if job.checkpoint.exists():
         with ckpt.Checkpoint(job.checkpoint, lock=False) as checkpoint:
@@ -308,7 +372,11 @@ def estimate(job: Job) -> dict[str, object]:
         todo = _todo(plan, None, job, report)
     requests = prompt = completion = 0
     for request in plan_requests(
-        todo, settings, chunking=Chunking(job.chunk_chars), packing=_packing(job)
+        todo,
+        settings,
+        chunking=Chunking(job.chunk_chars),
+        packing=_packing(job),
+        terms_for=terms_for,
     ):
         requests += 1
         prompt += request.est_prompt_tokens

@@ -129,6 +129,11 @@ class Joiner:
             before, attempts = self._carried.get(piece.unit.key, (Usage(), 0))
             self._carried[piece.unit.key] = (before + usage, attempts + outcome.attempts)
 
+    def carry(self, result: Result) -> None:
+        """Remember what a unit result that is being redone billed (QA retry)."""
+        before, attempts = self._carried.get(result.key, (Usage(), 0))
+        self._carried[result.key] = (before + result.usage, attempts + result.attempts)
+
     def add(self, result: PieceResult) -> Result | None:
         """The unit's result once its last piece has arrived, else None."""
         piece = result.piece

@@ -47,6 +47,7 @@ def test_translate_csv_end_to_end(sim: Sim, ui_csv: Path, tmp_path: Path) -> Non
         "mt_prompt_tokens",
         "mt_completion_tokens",
         "mt_error",
+        "mt_flags",
     ]
     assert frame.select(source.columns).equals(source)  # input columns unchanged, 00123 kept
     assert frame["id"][0] == "00000"

@@ -26,15 +26,16 @@ LAYERS = {
     "glossary": 2,
     "options": 2,
     "report": 2,
+    "review": 4,
     "qa": 2,
     "writer": 3,
     "planner": 3,
     "worker": 3,
-    "runner": 4,
-    "cli": 5,
-    "__main__": 6,
-    "sim": 4,
-    "__init__": 5,
+    "runner": 5,
+    "cli": 6,
+    "__main__": 7,
+    "sim": 5,
+    "__init__": 7,
 }
 
 

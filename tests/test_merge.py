@@ -14,7 +14,7 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
     results = _results(
         [
             ("k1", "done", "Hallo", 50, 5, 1, None, None, ""),
-            ("k2", "done", "Welt", 60, 6, 1, None, None, ""),
+            ("k2", "done", "Welt", 60, 6, 1, None, None, "echo,script"),
             ("k3", "failed_permanent", None, 40, 0, 1, "moderation", "blocked", ""),
         ]
     )
@@ -24,7 +24,14 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
         pl.Series(["World", "Bad", "Hello", None]),
     ]
     added = merge_results([("a", "de"), ("b", "de")], keys, sources, results)
-    assert added.columns == ["a_de", "b_de", "mt_prompt_tokens", "mt_completion_tokens", "mt_error"]
+    assert added.columns == [
+        "a_de",
+        "b_de",
+        "mt_prompt_tokens",
+        "mt_completion_tokens",
+        "mt_error",
+        "mt_flags",
+    ]
     assert added["a_de"].to_list() == ["Hallo", "Welt", "", "Hallo"]
     assert added["b_de"].to_list() == ["Welt", None, "Hallo", None]
     # k1 billed on row 0, k2 on row 0 (column a comes first), k3 on row 1
@@ -32,6 +39,12 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
     assert added["mt_prompt_tokens"].sum() == 150  # == what was billed
     assert added["mt_completion_tokens"].to_list() == [11, 0, 0, 0]
     assert added["mt_error"].to_list() == [None, "b_de: moderation (blocked)", None, None]
+    assert added["mt_flags"].to_list() == [
+        "b_de: echo,script",
+        "a_de: echo,script",
+        None,
+        None,
+    ]
 
 
 def test_merge_marks_cells_without_result() -> None:

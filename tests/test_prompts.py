@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,11 @@ def test_check_template() -> None:
 
 def test_mt_prompt_builtin() -> None:
     body = build_body(settings(), "Hello {x} %s", "German")
-    expected = BUILTIN_MT.replace("{source_lang}", "English").replace("{target_lang}", "German")
+    expected = (
+        BUILTIN_MT.replace("{source_lang}", "English")
+        .replace("{target_lang}", "German")
+        .replace("{requirements}", "")
+    )
     assert body == {
         "model": "qwen-mt-turbo",
         "messages": [{"role": "user", "content": expected.replace("{text}", "Hello {x} %s")}],
@@ -146,7 +151,11 @@ def test_mt_prompt_builtin() -> None:
 
 def test_mt_prompt_auto_source() -> None:
     body = build_body(settings(source_lang="auto"), "Hi", "Japanese")
-    content = BUILTIN_MT_AUTO.replace("{target_lang}", "Japanese").replace("{text}", "Hi")
+    content = (
+        BUILTIN_MT_AUTO.replace("{target_lang}", "Japanese")
+        .replace("{text}", "Hi")
+        .replace("{requirements}", "")
+    )
     assert body["messages"] == [{"role": "user", "content": content}]
     assert "from" not in content
 
@@ -197,8 +206,10 @@ def test_mt_options_extra() -> None:
 
 def test_chat_model_thinking_off() -> None:
     body = build_body(settings("qwen3.5-flash"), "Hallo", "German")
-    system = BUILTIN_CHAT_SYSTEM.replace("{source_lang}", "English").replace(
-        "{target_lang}", "German"
+    system = (
+        BUILTIN_CHAT_SYSTEM.replace("{requirements}", "")
+        .replace("{source_lang}", "English")
+        .replace("{target_lang}", "German")
     )
     assert body == {
         "model": "qwen3.5-flash",
@@ -253,3 +264,36 @@ def test_stream_adds_include_usage() -> None:
 def test_unknown_style() -> None:
     with pytest.raises(UsageError, match="unknown style 'fancy'"):
         build_body(settings(style="fancy"), "x", "German")
+
+
+def test_glossary_memory_and_domain_reach_both_styles() -> None:
+    base = Settings(
+        "qwen-mt-turbo",
+        "prompt",
+        "",
+        "English",
+        domain="UI strings, terse",
+        memory=(("Save", "Speichern"),),
+    )
+    terms = (("page", "Seite"),)
+    body = build_body(base, "Edit page", "German", terms=terms)
+    content = body["messages"][0]["content"]
+    instruction, text = content.split("\n\n", 1)
+    assert text == "Edit page"
+    assert "page -> Seite" in instruction and "UI strings, terse" in instruction
+    assert "'Save' -> 'Speichern'" in instruction
+    options = build_body(replace(base, style="options"), "Edit page", "German", terms=terms)
+    assert options["messages"] == [{"role": "user", "content": "Edit page"}]
+    assert options["translation_options"] == {
+        "source_lang": "English",
+        "target_lang": "German",
+        "terms": [{"source": "page", "target": "Seite"}],
+        "tm_list": [{"source": "Save", "target": "Speichern"}],
+        "domains": "UI strings, terse",
+    }
+
+
+def test_packed_requests_carry_the_numbering_rule() -> None:
+    settings = Settings("qwen-mt-turbo", "prompt", "", "auto")
+    packed = build_body(settings, "[1] a\n[2] b", "German", packed=True)
+    assert "keep every number" in packed["messages"][0]["content"].split("\n\n")[0]
