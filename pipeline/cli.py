@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Job
-from .errors import PipelineError
+from .errors import PipelineError, UsageError
 from .options import OPTIONS, Option, build_job, coerce, load_job_file
 
 __all__ = ["main"]
@@ -27,8 +27,8 @@ EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_FAILED_CELLS, EXIT_PROVIDER = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         return int(args.func(args))
     except KeyboardInterrupt:
         print("mtpipe: interrupted", file=sys.stderr)
@@ -60,6 +60,7 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="mtpipe",
         description="Translate the text columns of tables through Qwen MT models, resumably.",
         epilog="Exit codes: 0 ok, 3 some cells failed, 2 bad usage or input, "
@@ -74,8 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, allow_abbrev=False, **kwargs)
+    return parser
+
+
 def _add_translate(sub: Any) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "translate",
         help="translate the text columns of a CSV, TSV, Parquet or JSONL file",
         description="Translate INPUT's text columns into each --to language. "
@@ -83,6 +90,7 @@ def _add_translate(sub: Any) -> None:
     )
     for option in OPTIONS:
         _add_option(p, option)
+    _refuse_key_option(p)
     p.set_defaults(func=_translate)
 
 
@@ -106,8 +114,21 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
         parser.add_argument(*flags, type=kind, metavar=metavar or "VALUE", **common)
 
 
+class _RefuseKey(argparse.Action):
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        raise UsageError(
+            "the API key is never taken on the command line (it would show in ps and shell "
+            "history): export ROUTESCOPE_API_KEY=... or pass --api-key-file FILE"
+        )
+
+
+def _refuse_key_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-key", action=_RefuseKey, help=argparse.SUPPRESS)
+
+
 def _add_run(sub: Any) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "run",
         help="run a job file (jobs/NAME.toml), e.g. from cron",
         description="Run the translation a TOML job file describes. Keys are the long option "
@@ -127,7 +148,8 @@ def _add_run(sub: Any) -> None:
 
 
 def _add_status(sub: Any) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "status",
         help="what a checkpoint holds: counts, failures by reason, tokens and cost",
         description="Read a checkpoint (or the one a job file names) without locking it: "
@@ -140,7 +162,8 @@ def _add_status(sub: Any) -> None:
 
 
 def _add_estimate(sub: Any) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "estimate",
         help="rows, cells, requests, tokens and cost a run would take, without any request",
         description="Plan a run as 'translate' would (deduplication, the checkpoint, packing, "
@@ -149,11 +172,13 @@ def _add_estimate(sub: Any) -> None:
     )
     for option in OPTIONS:
         _add_option(p, option)
+    _refuse_key_option(p)
     p.set_defaults(func=_estimate)
 
 
 def _add_serve_sim(sub: Any) -> None:
-    p = sub.add_parser(
+    p = _subparser(
+        sub,
         "serve-sim",
         help="run the offline OpenAI-compatible simulator",
         description="Serve /v1/chat/completions on loopback with pseudo-"

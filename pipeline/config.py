@@ -153,6 +153,8 @@ class Job:
     memory: Path | None = None  # --tm: example translations
     domain: str = ""
     layout: str = "wide"  # wide: a column per language; long: a row per language
+    skip_bad_lines: bool = False  # JSONL: malformed lines go to ``rejects``
+    rejects: Path | None = None
 
 
 # Request parameters: those that change the translation are part of the unit key.

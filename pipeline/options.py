@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,11 @@ OPTIONS: tuple[Option, ...] = (
         "text",
         ("text", "json"),
     ),
+    _P("skip_bad_lines", "bool", "JSONL: write malformed lines to the rejects file and go on",
+       False),
+    _P("rejects", "path", "where --skip-bad-lines puts them (default: OUTPUT.rejects.jsonl)"),
+    _P("allow_insecure_http", "bool", "allow sending the API key over plain http to a host "
+       "that is not loopback", False),
     _P("glossary", "path", "CSV/TSV of source term, target term and optional language: the "
        "terms found in a cell are sent with it and checked in its translation"),
     _P("memory", "path", "translation memory: CSV/TSV/JSONL of example source,target pairs "
@@ -291,7 +297,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         output_format=given["output_format"],
         delimiter=given["delimiter"],
         encoding=given["encoding"],
-        base_url=given["base_url"] or env.get("ROUTESCOPE_BASE_URL") or DEFAULT_BASE_URL,
+        base_url=_base_url(given, env),
         api_key=None if given["sim"] else _api_key(given["api_key_file"], env),
         sim=given["sim"],
         concurrency=given["concurrency"],
@@ -313,7 +319,24 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         memory=Path(given["memory"]) if given["memory"] else None,
         domain=given["domain"] or "",
         layout=given["layout"],
+        skip_bad_lines=given["skip_bad_lines"],
+        rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
     )
+
+
+def _base_url(given: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The API base URL; plain http is refused unless to loopback or explicitly allowed."""
+    url = str(given["base_url"] or env.get("ROUTESCOPE_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"base URL {url!r} is not an http(s) URL, e.g. {DEFAULT_BASE_URL}")
+    loopback = parts.hostname in ("localhost", "::1") or parts.hostname.startswith("127.")
+    if parts.scheme == "http" and not loopback and not given["allow_insecure_http"]:
+        raise UsageError(
+            f"base URL {url} is plain http: the API key would cross the network unencrypted; "
+            "use https, or pass --allow-insecure-http if this network is trusted"
+        )
+    return url
 
 
 def _beside(output: Path, suffix: str) -> Path:

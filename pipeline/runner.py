@@ -56,13 +56,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     started = time.monotonic()
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     _check_output_dir(job.output)
-    table = read_table(
-        job.input,
-        format=job.input_format,
-        columns=job.columns,
-        delimiter=job.delimiter,
-        encoding=job.encoding,
-    )
+    table = _read(job)
     settings, context = _settings(job, table)
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
@@ -86,6 +80,18 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     write_report(report, job.report)
     events.finish(report)
     return report
+
+
+def _read(job: Job) -> Table:
+    return read_table(
+        job.input,
+        format=job.input_format,
+        columns=job.columns,
+        delimiter=job.delimiter,
+        encoding=job.encoding,
+        skip_bad_lines=job.skip_bad_lines,
+        rejects=job.rejects if job.skip_bad_lines else None,
+    )
 
 
 def _check_output_dir(output: Path) -> None:
@@ -354,13 +360,7 @@ async def _watch_signals(stopping: anyio.Event, pool: anyio.CancelScope) -> None
 
 def estimate(job: Job) -> dict[str, object]:
     """What ``job`` would send, from the table and the checkpoint alone: no request is made."""
-    table = read_table(
-        job.input,
-        format=job.input_format,
-        columns=job.columns,
-        delimiter=job.delimiter,
-        encoding=job.encoding,
-    )
+    table = _read(job)
     settings, context = _settings(job, table)
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from pipeline.errors import OutputError, PipelineError, UsageError
-from pipeline.reader import Table, read_table
 from pipeline.options import output_path_for
+from pipeline.reader import Table, read_table
 from pipeline.writer import write_table
 
 NONE = pl.DataFrame()
