@@ -17,7 +17,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,7 +106,8 @@ class Checkpoint:
                 raise CheckpointError(f"{path}: no such checkpoint; run the job first")
             if self._lock is not None:
                 self._lock.acquire()
-            self._db = sqlite3.connect(path, isolation_level=None)
+            # record() commits from a worker thread, one call at a time
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -166,24 +167,30 @@ class Checkpoint:
         self._db.execute("BEGIN IMMEDIATE")
         return self._db  # the connection's context manager commits or rolls back
 
-    def statuses(self) -> pl.DataFrame:
+    def statuses(self, *, block_rows: int = 200_000) -> pl.DataFrame:
         """Every stored key with its status: columns ``key``, ``status``."""
-        rows = self._db.execute("SELECT key, status FROM results").fetchall()
-        return pl.DataFrame(rows, schema={"key": pl.String, "status": pl.String}, orient="row")
+        cursor = self._db.execute("SELECT key, status FROM results")
+        frames = [
+            pl.DataFrame(rows, schema=EMPTY_STATUSES.schema, orient="row")
+            for rows in iter(lambda: cursor.fetchmany(block_rows), [])
+        ]
+        return pl.concat(frames) if frames else EMPTY_STATUSES
 
-    def results(self, keys: Iterable[str] | None = None) -> pl.DataFrame:
-        """Stored results (all, or those of ``keys``) as a frame with RESULT_SCHEMA."""
-        sql = f"SELECT {', '.join(RESULT_SCHEMA)} FROM results"
-        if keys is None:
-            rows = self._db.execute(sql).fetchall()
-        else:
-            rows = []
-            wanted = list(keys)
-            for start in range(0, len(wanted), 900):
-                chunk = wanted[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                rows += self._db.execute(f"{sql} WHERE key IN ({marks})", chunk).fetchall()
-        return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+    def results(self, keys: pl.Series | None = None, *, block_rows: int = 100_000) -> pl.DataFrame:
+        """Stored results (all, or those whose key is in ``keys``) as a RESULT_SCHEMA frame.
+
+        Read block by block into columnar frames, so a million results never
+        sit in memory as Python tuples.
+        """
+        cursor = self._db.execute(f"SELECT {', '.join(RESULT_SCHEMA)} FROM results")
+        wanted = None if keys is None else keys.drop_nulls().unique().alias("key").to_frame()
+        frames = []
+        while rows := cursor.fetchmany(block_rows):
+            frame = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+            if wanted is not None:
+                frame = frame.join(wanted, on="key", how="semi")
+            frames.append(frame)
+        return pl.concat(frames) if frames else pl.DataFrame(schema=RESULT_SCHEMA)
 
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, count(*) FROM results GROUP BY status")
@@ -229,16 +236,17 @@ class Checkpoint:
 
 async def record(
     checkpoint: Checkpoint,
-    results: MemoryObjectReceiveStream[Result],
+    results: MemoryObjectReceiveStream[Sequence[Result]],
     *,
     batch_size: int = 1000,
     interval: float = 0.5,
 ) -> None:
-    """Write every result received to ``checkpoint`` in batches.
+    """Write every result received (in lists: one per request) to ``checkpoint`` in batches.
 
     A batch is committed when it holds ``batch_size`` results or when its
-    oldest result has waited ``interval`` seconds; the final flush is
-    shielded from cancellation, so Ctrl-C and SIGTERM keep what was received.
+    oldest result has waited ``interval`` seconds, in a worker thread so the
+    event loop keeps sending meanwhile; the final flush is shielded from
+    cancellation, so Ctrl-C and SIGTERM keep what was received.
     """
     pending: list[Result] = []
     deadline = math.inf
@@ -247,20 +255,20 @@ async def record(
             while True:
                 with anyio.move_on_after(deadline - anyio.current_time()):
                     try:
-                        result = await results.receive()
+                        received = await results.receive()
                     except anyio.EndOfStream:
                         break
                     if not pending:
                         deadline = anyio.current_time() + interval
-                    pending.append(result)
+                    pending.extend(received)
                     if len(pending) < batch_size:
                         continue
-                checkpoint.put(pending)
+                await anyio.to_thread.run_sync(checkpoint.put, pending)
                 pending, deadline = [], math.inf
     finally:
         with anyio.CancelScope(shield=True):
             if pending:
-                checkpoint.put(pending)
+                await anyio.to_thread.run_sync(checkpoint.put, pending)
 
 
 def done_status(retry_failed: bool) -> tuple[str, ...]:

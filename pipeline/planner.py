@@ -72,9 +72,35 @@ def cell_keys(
     lang: str,
     contexts: pl.Series | None = None,
     terms_for: TermsFor | None = None,
+    block_rows: int = 100_000,
 ) -> pl.Series:
-    """The unit key of every cell of ``texts`` (null where the cell is blank)."""
-    prefix = f"{fp}\x1f{lang}\x1f"
+    """The unit key of every cell of ``texts`` (null where the cell is blank).
+
+    Hashed block by block, so a million-row column never becomes a million
+    Python strings at once.
+    """
+    blocks = [
+        _keys_block(
+            texts.slice(start, block_rows),
+            None if contexts is None else contexts.slice(start, block_rows),
+            f"{fp}\x1f{lang}\x1f",
+            lang,
+            terms_for,
+        )
+        for start in range(0, len(texts), block_rows)
+    ]
+    if not blocks:
+        return pl.Series(texts.name, [], dtype=pl.String)
+    return pl.concat(blocks).alias(texts.name)
+
+
+def _keys_block(
+    texts: pl.Series,
+    contexts: pl.Series | None,
+    prefix: str,
+    lang: str,
+    terms_for: TermsFor | None,
+) -> pl.Series:
     blake = hashlib.blake2b
     values = texts.to_list()
     ctx = contexts.to_list() if contexts is not None else [""] * len(values)
@@ -96,9 +122,14 @@ def _terms_json(terms: tuple[tuple[str, str], ...]) -> str:
     return json.dumps(terms, ensure_ascii=False) if terms else ""
 
 
+_WIDE = re.compile(r"[\u2e80-\U0010ffff]")  # CJK and other dense scripts
+
+
 def estimate_tokens(text: str) -> int:
     """Offline token estimate: ~4 chars per token, ~1.5 per CJK character."""
-    wide = sum(1 for ch in text if ord(ch) >= 0x2E80)
+    if text.isascii():
+        return (len(text) + 3) // 4
+    wide = len(_WIDE.findall(text))
     return (len(text) - wide + 3) // 4 + (wide * 2 + 2) // 3
 
 
@@ -198,34 +229,48 @@ def plan_requests(
     for more than one block.
     """
     for block in units.iter_slices(block_rows):
-        packs: dict[str, list[Piece]] = {}
+        packs: dict[str, _Pack] = {}
         for key, text, lang, context, cells in block.iter_rows():
             terms = terms_for(text, lang) if terms_for is not None else ()
             unit = Unit(key, text, lang, _context(context), cells, terms)
             for piece in pieces_of(unit, chunking.max_chars):
-                if not (packing.enabled and _packable(piece, packing)):
+                tokens = estimate_tokens(piece.text)
+                if not (packing.enabled and _packable(piece, tokens, packing)):
                     yield make_request((piece,), settings)
                     continue
-                pack = packs.setdefault(lang, [])
-                if len(pack) == packing.max_segments or _tokens(pack, piece) > packing.max_tokens:
-                    yield make_request(pack, settings)
+                pack = packs.setdefault(lang, _Pack())
+                if pack.full(tokens, packing):
+                    yield make_request(pack.pieces, settings)
                     pack.clear()
-                pack.append(piece)
+                pack.add(piece, tokens)
         for pack in packs.values():
-            if pack:
-                yield make_request(pack, settings)
+            if pack.pieces:
+                yield make_request(pack.pieces, settings)
 
 
-def _packable(piece: Piece, packing: Packing) -> bool:
-    return (
-        "\n" not in piece.text
-        and not piece.unit.context
-        and estimate_tokens(piece.text) <= packing.max_piece_tokens
-    )
+class _Pack:
+    """Pieces waiting to be packed for one language, with their token estimate."""
+
+    def __init__(self) -> None:
+        self.pieces: list[Piece] = []
+        self.tokens = 0
+
+    def full(self, tokens: int, packing: Packing) -> bool:
+        count = len(self.pieces)
+        return count == packing.max_segments or (
+            count > 0 and self.tokens + tokens > packing.max_tokens
+        )
+
+    def add(self, piece: Piece, tokens: int) -> None:
+        self.pieces.append(piece)
+        self.tokens += tokens + 2  # the "[n] " prefix and the line break
+
+    def clear(self) -> None:
+        self.pieces, self.tokens = [], 0
 
 
-def _tokens(pack: Sequence[Piece], piece: Piece) -> int:
-    return sum(estimate_tokens(p.text) + 2 for p in pack) + estimate_tokens(piece.text)
+def _packable(piece: Piece, tokens: int, packing: Packing) -> bool:
+    return "\n" not in piece.text and not piece.unit.context and tokens <= packing.max_piece_tokens
 
 
 def _context(raw: str | None) -> tuple[tuple[str, str], ...]:
@@ -285,10 +330,10 @@ def plan_cells(
                     {
                         "key": k,
                         "text": source,
-                        "lang": pl.Series([name] * len(k), dtype=pl.String),
+                        "lang": pl.repeat(name, len(k), dtype=pl.String, eager=True),
                         "context": contexts
                         if contexts is not None
-                        else pl.Series([None] * len(k), dtype=pl.String),
+                        else pl.repeat(None, len(k), dtype=pl.String, eager=True),
                     },
                     schema=UNIT_SCHEMA,
                 )

@@ -72,7 +72,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
                 terms_for=terms_for,
             )
             await _translate(job, settings, requests, checkpoint, report, events, handle_signals)
-        results = checkpoint.results(plan.units["key"].to_list())
+        results = checkpoint.results(plan.units["key"])
     _write_outputs(job, table, plan, results, report)
     report.wall_seconds = time.monotonic() - started
     report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
@@ -275,7 +275,7 @@ async def _translate(
 ) -> None:
     stopping = anyio.Event()
     budget = Budget(job.max_cost, job.model)
-    send, receive = anyio.create_memory_object_stream[Result](job.concurrency * 4)
+    send, receive = anyio.create_memory_object_stream[Sequence[Result]](job.concurrency * 4)
     reviewer = Reviewer(settings, chunking=Chunking(job.chunk_chars), qa_mode=job.qa)
     handle = _handler(reviewer, report, events, send, budget)
     async with (
@@ -321,7 +321,7 @@ def _handler(
     reviewer: Reviewer,
     report: Report,
     events: Events,
-    send: MemoryObjectSendStream[Result],
+    send: MemoryObjectSendStream[Sequence[Result]],
     budget: Budget,
 ) -> Handler:
     """What happens to each outcome: count it, review it, record unit results."""
@@ -334,8 +334,9 @@ def _handler(
         report.completion_tokens += outcome.billed.completion_tokens
         reviewed = reviewer.review(request, outcome)
         report.retries.update(reviewed.retries)
+        if reviewed.results:
+            await send.send([result for result, _ in reviewed.results])
         for result, cells in reviewed.results:
-            await send.send(result)
             events.advance(cells, failed=result.status is not Status.DONE)
         return reviewed.resend
 

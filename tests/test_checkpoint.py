@@ -4,6 +4,7 @@ import sqlite3
 from pathlib import Path
 
 import anyio
+import polars as pl
 import pytest
 
 from pipeline.checkpoint import Checkpoint, done_status, record
@@ -22,7 +23,7 @@ def test_put_and_read_back(tmp_path: Path) -> None:
         frame = cp.results()
         assert sorted(frame["key"].to_list()) == ["a", "b"]
         assert cp.counts() == {"done": 1, "failed_permanent": 1}
-        assert cp.results(["a"])["translation"].to_list() == ["t-a"]
+        assert cp.results(pl.Series(["a"]))["translation"].to_list() == ["t-a"]
         assert cp.integrity_check() == "ok"
     mode = sqlite3.connect(tmp_path / "c.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -52,12 +53,12 @@ def test_not_a_checkpoint(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_record_batches_and_flushes_on_close(tmp_path: Path) -> None:
     with Checkpoint(tmp_path / "c.sqlite") as cp:
-        send, receive = anyio.create_memory_object_stream[Result](10)
+        send, receive = anyio.create_memory_object_stream[list[Result]](10)
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: record(cp, receive, batch_size=3, interval=60))
             async with send:
                 for key in "abcde":
-                    await send.send(_result(key))
+                    await send.send([_result(key)])
                 await anyio.sleep(0.05)
                 # a full batch of 3 is committed; the other 2 wait for the batch or the end
                 assert cp.counts() == {"done": 3}
@@ -67,11 +68,11 @@ async def test_record_batches_and_flushes_on_close(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_record_flushes_an_idle_batch(tmp_path: Path) -> None:
     with Checkpoint(tmp_path / "c.sqlite") as cp:
-        send, receive = anyio.create_memory_object_stream[Result](10)
+        send, receive = anyio.create_memory_object_stream[list[Result]](10)
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: record(cp, receive, batch_size=100, interval=0.05))
             async with send:
-                await send.send(_result("a"))
+                await send.send([_result("a")])
                 await anyio.sleep(0.3)
                 assert cp.counts() == {"done": 1}
 
@@ -79,11 +80,11 @@ async def test_record_flushes_an_idle_batch(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_record_final_flush_survives_cancellation(tmp_path: Path) -> None:
     with Checkpoint(tmp_path / "c.sqlite") as cp:
-        send, receive = anyio.create_memory_object_stream[Result](10)
+        send, receive = anyio.create_memory_object_stream[list[Result]](10)
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: record(cp, receive, batch_size=100, interval=60))
-            await send.send(_result("a"))
-            await send.send(_result("b"))
+            await send.send([_result("a")])
+            await send.send([_result("b")])
             await anyio.sleep(0.05)
             tg.cancel_scope.cancel()
         send.close()
@@ -94,11 +95,11 @@ async def test_record_final_flush_survives_cancellation(tmp_path: Path) -> None:
 async def test_record_commits_a_busy_stream_every_interval(tmp_path: Path) -> None:
     """Results arriving faster than the interval still reach disk on time."""
     with Checkpoint(tmp_path / "c.sqlite") as cp:
-        send, receive = anyio.create_memory_object_stream[Result](10)
+        send, receive = anyio.create_memory_object_stream[list[Result]](10)
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: record(cp, receive, batch_size=10_000, interval=0.2))
             async with send:
                 for i in range(40):
-                    await send.send(_result(str(i)))
+                    await send.send([_result(str(i))])
                     await anyio.sleep(0.01)
                 assert cp.counts().get("done", 0) >= 10
