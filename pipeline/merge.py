@@ -25,11 +25,13 @@ def merge_results(
     results: pl.DataFrame,
     *,
     missing: str = NOT_TRANSLATED,
+    terms: Sequence[pl.Series] | None = None,
 ) -> pl.DataFrame:
     """Columns ``{column}_{lang}`` per pair, then tokens, ``mt_error`` and ``mt_flags``.
 
     ``missing`` is the reason given to cells with no result at all (the run
-    stopped early: ``budget``, ``interrupted``).
+    stopped early: ``budget``, ``interrupted``).  ``terms`` (per pair: the
+    glossary entries applied to each cell, as text) adds ``mt_terms``.
     """
     height = len(keys[0]) if keys else 0
     joined = [_join(k, results) for k in keys]
@@ -39,7 +41,18 @@ def merge_results(
     ]
     added = pl.DataFrame(columns, height=height) if columns else pl.DataFrame(height=height)
     tokens = _tokens(joined, height)
-    return added.with_columns(*tokens, _errors(pairs, joined, missing), _flags(pairs, joined))
+    added = added.with_columns(*tokens, _errors(pairs, joined, missing), _flags(pairs, joined))
+    if terms is not None:
+        notes = [
+            t.to_frame("t")
+            .select(
+                pl.when(pl.col("t").is_not_null()).then(pl.lit(f"{column}_{lang}: ") + pl.col("t"))
+            )
+            .to_series()
+            for (column, lang), t in zip(pairs, terms, strict=True)
+        ]
+        added = added.with_columns(_per_row(notes, "mt_terms"))
+    return added
 
 
 def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:

@@ -298,7 +298,10 @@ def make_request(pieces: Sequence[Piece], settings: Settings) -> Request:
     )
     est = estimate_tokens(text)
     cap = model_info(settings.model).max_output_tokens
-    return Request(tuple(pieces), body, est + 45, min(cap, est * 3 // 2 + 16))
+    expected = min(cap, est * 3 // 2 + 16)
+    if body.get("max_tokens", cap) < expected:  # a given max_tokens must not cut a chunk
+        body["max_tokens"] = expected
+    return Request(tuple(pieces), body, est + 45, expected)
 
 
 @dataclass(frozen=True, slots=True)

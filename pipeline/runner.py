@@ -73,7 +73,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
             )
             await _translate(job, settings, requests, checkpoint, report, events, handle_signals)
         results = checkpoint.results(plan.units["key"])
-    _write_outputs(job, table, plan, results, report)
+    _write_outputs(job, table, plan, results, report, terms_for)
     report.wall_seconds = time.monotonic() - started
     report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
     report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
@@ -105,7 +105,12 @@ def _check_output_dir(output: Path) -> None:
 
 
 def _write_outputs(
-    job: Job, table: Table, plan: CellPlan, results: pl.DataFrame, report: Report
+    job: Job,
+    table: Table,
+    plan: CellPlan,
+    results: pl.DataFrame,
+    report: Report,
+    terms_for: TermsFor | None = None,
 ) -> None:
     missing = report.stopped or NOT_TRANSLATED
     failed = failed_cells(plan.pairs, plan.keys, results, missing=missing)
@@ -113,11 +118,12 @@ def _write_outputs(
     report.translated = report.cells - report.failed
     report.failures.update(failed["reason"].to_list() if failed.height else [])
     report.flags.update(_flag_counts(plan, results))
+    terms = _applied_terms(job, table, plan, terms_for)
     if job.layout == "long":
-        table, added = _long(table, plan, results, missing)
+        table, added = _long(table, plan, results, missing, terms)
     else:
         sources = [table.texts(column) for column, _ in plan.pairs]
-        added = merge_results(plan.pairs, plan.keys, sources, results, missing=missing)
+        added = merge_results(plan.pairs, plan.keys, sources, results, missing=missing, terms=terms)
     escape = [name for name in added.columns if not name.startswith("mt_")]
     write_table(
         table,
@@ -131,6 +137,25 @@ def _write_outputs(
         write_frame(failed, job.failed_out)
 
 
+def _applied_terms(
+    job: Job, table: Table, plan: CellPlan, terms_for: TermsFor | None
+) -> list[pl.Series] | None:
+    """Per pair, the glossary entries sent with each cell: ``page=Seite, tree=Baum``."""
+    if terms_for is None:
+        return None
+    names = {lang.code: lang.name for lang in job.targets}
+    out = []
+    for column, code in plan.pairs:
+        texts = table.texts(column).to_list()
+        applied = [terms_for(t, names[code]) if t and not t.isspace() else () for t in texts]
+        out.append(
+            pl.Series(
+                [", ".join(f"{s}={t}" for s, t in a) or None for a in applied], dtype=pl.String
+            )
+        )
+    return out
+
+
 def _flag_counts(plan: CellPlan, results: pl.DataFrame) -> Counter[str]:
     """QA flags by kind, counted over cells."""
     flags = results.select("key", "flags").filter(pl.col("flags") != "")
@@ -142,7 +167,11 @@ def _flag_counts(plan: CellPlan, results: pl.DataFrame) -> Counter[str]:
 
 
 def _long(
-    table: Table, plan: CellPlan, results: pl.DataFrame, missing: str
+    table: Table,
+    plan: CellPlan,
+    results: pl.DataFrame,
+    missing: str,
+    terms: list[pl.Series] | None,
 ) -> tuple[Table, pl.DataFrame]:
     """One row per source row and language: the table repeated, one language per copy."""
     langs = list(dict.fromkeys(lang for _, lang in plan.pairs))
@@ -157,6 +186,7 @@ def _long(
             [table.texts(column) for column, _ in pairs],
             results,
             missing=missing,
+            terms=[terms[i] for i in chosen] if terms is not None else None,
         ).rename({f"{column}_{lang}": f"{column}_translated" for column, _ in pairs})
         parts.append(added.with_columns(pl.lit(lang).alias("mt_lang")))
     order = [j * rows + i for i in range(rows) for j in range(len(langs))]

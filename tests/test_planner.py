@@ -134,3 +134,11 @@ def test_packing_off_sends_one_piece_per_request() -> None:
     units = _units(["a", "b", "c"])
     requests = list(plan_requests(units, SETTINGS, packing=Packing(enabled=False)))
     assert [len(r.pieces) for r in requests] == [1, 1, 1]
+
+
+def test_a_small_max_tokens_is_raised_to_fit_a_chunk() -> None:
+    settings = Settings("qwen-mt-turbo", "prompt", "", "auto", (), (("max_tokens", 100),))
+    units = _units(["word " * 400, "hi"])
+    requests = list(plan_requests(units, settings, packing=Packing(enabled=False)))
+    assert requests[0].body["max_tokens"] > 500
+    assert requests[1].body["max_tokens"] == 100  # enough already
