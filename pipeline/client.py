@@ -9,6 +9,10 @@
     Client.complete(body) -> Outcome            retries TransientError (tenacity);
         returns every RequestError in the Outcome; ProviderConfigError propagates
 
+With a ``Pacer``, every attempt (retries too: they count against the quota)
+waits for ``pacer.slot(est_tokens)`` and reports back: billed tokens on
+success, the kind of a rate limit and its Retry-After on a 429.
+
 The retry policy is declared once (`RetryPolicy` -> tenacity values); the
 wait is the larger of the server's Retry-After and exponential backoff with
 jitter.  No message ever contains the API key: provider text is redacted.
@@ -22,6 +26,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,11 +47,18 @@ from tenacity.wait import wait_base
 from .config import MODELS, model_info
 from .errors import PermanentError, ProviderConfigError, RequestError, TransientError, UsageError
 from .models import Completion, Outcome, Usage
+from .pacing import Pacer, Slot
 
 __all__ = ["Client", "RetryPolicy", "classify", "make_http_client", "retry_after"]
 
 _RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
 _MAX_MESSAGE = 300
+_THROTTLE_KINDS = {
+    "rate_limit_requests": "requests",
+    "rate_limit_burst": "burst",
+    "rate_limit_tokens": "tokens",
+    "http_429": "other",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +131,10 @@ class Client:
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         timeout: float | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._http = http
+        self._pacer = pacer
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key or None
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -137,28 +151,41 @@ class Client:
             reraise=True,
         )
 
-    async def complete(self, body: dict[str, Any]) -> Outcome:
-        """Send ``body`` until it succeeds, fails for good, or the policy gives up."""
+    async def complete(self, body: dict[str, Any], *, est_tokens: int = 0) -> Outcome:
+        """Send ``body`` until it succeeds, fails for good, or the policy gives up.
+
+        ``est_tokens`` (prompt + completion) books the attempt on the pacer's token schedule.
+        """
         attempts = _Attempts()
         try:
             async for attempt in self._retrying.copy():
                 with attempt:
-                    completion = await self._attempt(body, attempts)
+                    completion = await self._attempt(body, attempts, est_tokens)
                     return attempts.outcome(completion, None)
         except RequestError as exc:
             return attempts.outcome(None, exc)
         raise AssertionError("tenacity ended without an attempt")  # pragma: no cover
 
-    async def _attempt(self, body: dict[str, Any], attempts: _Attempts) -> Completion:
+    async def _attempt(
+        self, body: dict[str, Any], attempts: _Attempts, est_tokens: int
+    ) -> Completion:
         attempts.count += 1
-        try:
-            completion = await self.complete_once(body)
-        except RequestError as exc:
-            attempts.billed += exc.usage or Usage()
-            attempts.failures.append(exc.reason)
-            raise
+        async with self._slot(est_tokens) as slot:
+            try:
+                completion = await self.complete_once(body)
+            except RequestError as exc:
+                attempts.billed += exc.usage or Usage()
+                attempts.failures.append(exc.reason)
+                if slot is not None:
+                    _report(slot, exc)
+                raise
+            if slot is not None:
+                slot.done(completion.usage.total_tokens)
         attempts.billed += completion.usage
         return completion
+
+    def _slot(self, est_tokens: int) -> AbstractAsyncContextManager[Slot | None]:
+        return nullcontext() if self._pacer is None else self._pacer.slot(est_tokens)
 
     async def complete_once(self, body: dict[str, Any]) -> Completion:
         """One attempt: a usable Completion, or a RequestError / ProviderConfigError."""
@@ -259,6 +286,15 @@ class Client:
 
     def _clean(self, message: str) -> str:
         return _clean(message, self._api_key)
+
+
+def _report(slot: Slot, exc: RequestError) -> None:
+    """Tell the pacer how an attempt failed: a rate limit, or tokens billed for nothing."""
+    kind = _THROTTLE_KINDS.get(exc.reason)
+    if kind is not None:
+        slot.throttled(kind, exc.retry_after)
+    else:
+        slot.failed(exc.usage.total_tokens if exc.usage is not None else None)
 
 
 def _accept(text: str, finish: Any, usage: Usage | None) -> Completion:

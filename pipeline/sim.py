@@ -7,14 +7,31 @@ truncation, streaming (whole text so far for qwen-mt-plus/turbo, increments
 otherwise) and faults drawn from ``random.Random(seed)`` in arrival order.
 Test hooks: ``[[sim:moderation]]`` in a text always gets the moderation 400,
 ``[[sim:flaky]]`` a 500 the first time that exact text arrives; ``GET
-/_sim/stats`` counts requests, faults and texts, ``POST /_sim/reset`` zeroes
-those counts (the flaky memory and the fault draw sequence go on).
+/_sim/stats`` counts requests, faults, 429s by code and texts, ``POST
+/_sim/reset`` zeroes those counts (the flaky memory, the fault draw sequence
+and the rate windows go on).
+
+Quota mode (``rpm``, ``tpm``, ``per_second``, ``burst``) answers HTTP 429 with
+the provider's own code and message and a ``Retry-After`` (whole seconds
+until the window frees, at least 1), checked on arrival before any latency:
+
+    limit_requests      rpm requests accepted in the last 60 s, or (per_second)
+                        ceil(rpm/60) in the last second
+    limit_burst_rate    (burst) the last second, this request included, holds more than
+                        rpm/60 requests AND more than twice the average per second of
+                        the 10 s before it: a rate that ramped up too fast
+    insufficient_quota  the tokens billed in the last 60 s have reached tpm (a request's
+                        tokens count when it is answered)
+
+Windows slide over accepted requests (a refused one does not count); a
+request that gets a fault or an error was accepted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import importlib
 import itertools
@@ -26,14 +43,14 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .config import LANGUAGES
+from .pseudo import language_name, pseudo_translate
 
 __all__ = [
     "SimConfig",
@@ -57,10 +74,19 @@ class SimConfig:
     faults: tuple[tuple[str, float], ...] = ()  # (kind, probability); probabilities add
     hang_seconds: float = 3600.0  # how long a "hang" fault sleeps before answering
     overhead_tokens: int = 45  # hidden prompt tokens billed per request
+    rpm: float | None = None  # requests per sliding minute; None = unlimited
+    tpm: float | None = None  # billed tokens per sliding minute; None = unlimited
+    per_second: bool = True  # with rpm: also at most ceil(rpm/60) per sliding second
+    burst: bool = False  # with rpm: the burst limit (see the module docstring)
 
     def __post_init__(self) -> None:
         if min(self.latency, self.hang_seconds, self.overhead_tokens) < 0:
             raise ValueError("latency, hang_seconds and overhead_tokens must be >= 0")
+        for name, rate in (("rpm", self.rpm), ("tpm", self.tpm)):
+            if rate is not None and not rate > 0:
+                raise ValueError(f"{name} must be > 0, not {rate}")
+        if self.burst and self.rpm is None:
+            raise ValueError("the burst limit needs rpm")
         _check_faults(self.faults)
 
 
@@ -90,188 +116,6 @@ def parse_faults(spec: str) -> tuple[tuple[str, float], ...]:
             ) from None
     _check_faults(tuple(faults))
     return tuple(faults)
-
-
-# --- pseudo-translation -------------------------------------------------------------------
-
-_SPECIAL = re.compile(r"[%{<&@`]|://|\[\[|www\.")
-_PROTECTED = re.compile(
-    r"""(?P<url>\b(?:https?|ftp)://[^\s<>"'`]*[^\s<>"'`.,;:!?)\]}]|\bwww\.[\w-]+\.[^\s<>"'`]*\w)
-    |(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
-    |(?P<code>``[^\n]+?``|`[^`\n]+`)
-    |(?P<tag><!--.*?-->|</?[A-Za-z][\w:.-]*(?:\s[^<>\n]*)?/?>)
-    |(?P<entity>&(?:[A-Za-z][A-Za-z0-9]*|\#[0-9]+|\#[xX][0-9A-Fa-f]+);)
-    |(?P<printf>%(?:\([^()\s]+\))?(?:[0-9]+\$)?[-+\#0]*(?:[0-9]+|\*)?(?:\.[0-9]+)?[hlLqjzt]*[sdifFeEgGxXocrabu%@])
-    |(?P<marker>\[\[sim:\w+\]\])
-    |(?P<brace>\{)""",
-    re.VERBOSE,
-)
-_ICU_HEAD = re.compile(r"\s*[\w.]+\s*,\s*(?:plural|selectordinal|select)\s*,")
-_ICU_CASE = re.compile(r"\s*(?:offset:\s*\d+\s*)?(=\d+|[\w-]+)\s*(?=\{)")
-_SIMPLE_BRACE = re.compile(
-    r"\{(?:\s*[\w.\[\]-]*\s*(?:![rsa])?(?::[^{}]*)?|\s*[\w.]+\s*,\s*\w+\s*(?:,[^{}]*)?|\{[^{}]*\})\}"
-)
-_WORD4 = re.compile(r"[A-Za-z]{4,}")
-_VOWEL = re.compile(r"[aeiouyAEIOUY]")
-_PAIR = re.compile(r"[A-Za-z]{1,2}")
-_BRACES = re.compile(r"[{}]")
-_LOWER = "abcdefghijklmnopqrstuvwxyz"
-
-
-def _letter_table(letters: str) -> dict[int, str]:
-    """26 space-separated replacements for a..z; A..Z map to their upper case."""
-    values = letters.split()
-    table = {ord(c): v for c, v in zip(_LOWER, values, strict=True)}
-    table.update({ord(c.upper()): v.upper() for c, v in zip(_LOWER, values, strict=True)})
-    return table
-
-
-def _pair_table(first: int, size: int) -> dict[str, str]:
-    """Every 1-2 letter ASCII run -> one character of the block [first, first + size)."""
-    letters = _LOWER + _LOWER.upper()
-    runs = list(letters) + [a + b for a in letters for b in letters]
-    return {
-        run: chr(first + (sum(ord(c) << (7 * i) for i, c in enumerate(run)) * 40503) % size)
-        for run in runs
-    }
-
-
-_LATIN = _letter_table("á ƀ ç ď é ƒ ğ ĥ í ĵ ķ ļ ḿ ñ ö ṕ ʠ ř š ţ ü ṽ ŵ ẋ ý ž")
-_TABLES = {
-    "cyrillic": _letter_table("а б ц д е ф г х и й к л м н о п я р с т у в ш ж ы з"),  # noqa: RUF001
-    "greek": _letter_table("α β ψ δ ε φ γ η ι ξ κ λ μ ν ο π θ ρ σ τ υ ω ς χ υ ζ"),  # noqa: RUF001
-    "arabic": _letter_table("ا ب ك د ي ف غ ه ي ج ك ل م ن و ب ق ر س ت و ف و خ ي ز"),  # noqa: RUF001
-    "hebrew": _letter_table("א ב ק ד ע פ ג ה י ג כ ל מ נ ו פ ק ר ס ת ו ב ו ח י ז"),  # noqa: RUF001
-    "thai": _letter_table("อ บ ค ด เ ฟ ก ห ย จ ข ล ม น โ พ ค ร ส ท ว ว ว ซ ย ซ"),
-    "devanagari": _letter_table("अ ब क द ए फ ग ह इ ज क ल म न ओ प क र स त उ व व ख य ज"),
-}
-_PAIRS = {"katakana": _pair_table(0x30A1, 86), "han": _pair_table(0x4E00, 0x5000),
-          "hangul": _pair_table(0xAC00, 11172)}  # fmt: skip
-_SCRIPT_OF = {
-    language: script
-    for script, languages in (
-        ("cyrillic", "russian ukrainian bulgarian serbian belarusian macedonian kazakh"),
-        ("han", "chinese simplified_chinese traditional_chinese cantonese"),
-        ("arabic", "arabic persian western_persian urdu"),
-        ("devanagari", "hindi marathi nepali"),
-        ("katakana", "japanese"), ("hangul", "korean"), ("hebrew", "hebrew"),
-        ("greek", "greek"), ("thai", "thai"),
-    )
-    for language in (name.replace("_", " ") for name in languages.split())
-}  # fmt: skip
-_NAMES = {code: lang.name for code, lang in LANGUAGES.items()}
-
-
-def _language_name(value: str) -> str:
-    """``de``/``zh_tw``/``German`` -> the English name; unknown values come back stripped."""
-    value = value.strip()
-    return _NAMES.get(value.replace("_", "-").lower(), value)
-
-
-def _stretch(match: re.Match[str]) -> str:
-    word = match.group()
-    vowel = _VOWEL.search(word)
-    if vowel is None:
-        return word
-    i = vowel.start()
-    return word[: i + 1] + word[i] * (len(word) // 2) + word[i + 1 :]
-
-
-def _transform(script: str) -> Callable[[str], str]:
-    if script == "latin":
-        return lambda s: _WORD4.sub(_stretch, s).translate(_LATIN)
-    if script in _PAIRS:
-        pairs = _PAIRS[script]
-        return lambda s: _PAIR.sub(lambda m: pairs[m.group()], s)
-    table = _TABLES[script]
-    return lambda s: s.translate(table)
-
-
-_TRANSFORMS = {name: _transform(name) for name in ("latin", *_TABLES, *_PAIRS)}
-
-
-def _plain(text: str, script: str) -> str:
-    out = _TRANSFORMS[script](text)
-    if out == text:  # no ASCII letters: mark the first letter so the text still changes
-        for i, char in enumerate(text):
-            if char.isalpha():
-                return text[: i + 1] + _TRANSFORMS[script]("x") + text[i + 1 :]
-    return out
-
-
-def _brace_end(text: str, start: int) -> int:
-    """Index just past the brace that closes the one at ``start``; -1 if unbalanced."""
-    depth = 0
-    for brace in _BRACES.finditer(text, start):
-        depth += 1 if brace.group() == "{" else -1
-        if depth == 0:
-            return brace.end()
-    return -1
-
-
-def _render_icu_cases(cases: str, script: str) -> str:
-    """`` one {# item} other {# items}`` -> selectors kept, case messages translated."""
-    out: list[str] = []
-    pos = 0
-    while (match := _ICU_CASE.match(cases, pos)) is not None:
-        end = _brace_end(cases, match.end())
-        if end < 0:
-            return cases
-        out.append(cases[pos : match.end() + 1])
-        out.append(_render(cases[match.end() + 1 : end - 1], script) + "}")
-        pos = end
-    return "".join(out) + cases[pos:] if not cases[pos:].strip() else cases
-
-
-def _render_brace(group: str, script: str) -> str:
-    if _SIMPLE_BRACE.fullmatch(group):
-        return group
-    head = _ICU_HEAD.match(group, 1)
-    if head is not None:
-        return group[: head.end()] + _render_icu_cases(group[head.end() : -1], script) + "}"
-    return "{" + _render(group[1:-1], script) + "}"
-
-
-def _render(text: str, script: str) -> str:
-    """Translate one line (or fence-free text): protected tokens kept, the rest transformed."""
-    if _SPECIAL.search(text) is None:
-        return _plain(text, script)
-    out: list[str] = []
-    pos = 0
-    while (match := _PROTECTED.search(text, pos)) is not None:
-        start, end, token = match.start(), match.end(), match.group()
-        if match.lastgroup == "brace":
-            end = _brace_end(text, start)
-            if end < 0:  # a lone "{" is punctuation
-                out.append(_plain(text[pos : start + 1], script))
-                pos = start + 1
-                continue
-            token = _render_brace(text[start:end], script)
-        out.append(_plain(text[pos:start], script))
-        out.append(token)
-        pos = end
-    out.append(_plain(text[pos:], script))
-    return "".join(out)
-
-
-def pseudo_translate(text: str, target_lang: str) -> str:
-    """Deterministic fake translation into the script of ``target_lang`` (name or code).
-
-    Keeps line breaks, each line's outer whitespace, printf and brace
-    placeholders, ICU syntax, tags, entities, URLs, e-mail addresses, code
-    spans and fenced code blocks byte-exact; digits and punctuation unchanged.
-    """
-    script = _SCRIPT_OF.get(_language_name(target_lang).lower(), "latin")
-    if "```" not in text and "~~~" not in text:
-        return _render(text, script)
-    lines = text.split("\n")
-    fenced = False
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
-        elif not fenced:
-            lines[i] = _render(line, script)
-    return "\n".join(lines)
 
 
 # --- the server ----------------------------------------------------------------------------
@@ -312,8 +156,11 @@ _FAULT_REPLIES: dict[str, _Reply] = {
 _FAULT_REPLIES["flaky"] = _FAULT_REPLIES["500"]
 
 
-def _response(reply: _Reply, fault: str | None = None) -> web.Response:
-    headers = {"Retry-After": "1"} if fault == "429" else None
+def _response(
+    reply: _Reply, fault: str | None = None, *, retry_after: str | None = None
+) -> web.Response:
+    retry_after = "1" if fault == "429" else retry_after
+    headers = {"Retry-After": retry_after} if retry_after else None
     return web.Response(status=reply[0], body=reply[1], content_type="application/json",
                         headers=headers)  # fmt: skip
 
@@ -358,7 +205,7 @@ def _source_and_target(roles: list[str], contents: list[str], options: Any) -> t
         target = options.get("target_lang") if isinstance(options, dict) else None
         if not isinstance(target, str) or not target.strip():
             raise _invalid("translation_options.target_lang must be a language name or code")
-        return text, _language_name(target)
+        return text, language_name(target)
     if "system" in roles:
         found = _TARGET_RE.search(contents[roles.index("system")])
         return text, found.group(1) if found else "German"
@@ -442,6 +289,78 @@ class _Stats:
     faults: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # 400/401/404/500 request errors
     texts: Counter[str] = field(default_factory=Counter)
+    throttled: Counter[str] = field(default_factory=Counter)  # 429s of the quota mode, by code
+
+
+_LIMIT_REPLIES: dict[str, _Reply] = {
+    code: _error(429, code, message)
+    for code, message in (
+        ("limit_requests", "Requests rate limit exceeded, please try again later."),
+        ("limit_burst_rate", "Request rate increased too quickly. To ensure system stability, "
+         "please adjust your client logic to scale requests more smoothly over time."),
+        ("insufficient_quota", "Allocated quota exceeded, please increase your quota limit."),
+    )
+}  # fmt: skip
+
+
+def _retry_after(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+class _Limits:
+    """Sliding 60 s windows of accepted request times and billed tokens (monotonic seconds)."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.times: deque[float] = deque()
+        self.billed: deque[tuple[float, int]] = deque()
+        self.tokens = 0  # sum of ``billed``
+
+    def admit(self, now: float) -> tuple[str, str] | None:
+        """None, and the request counts; or (429 code, Retry-After) and it does not."""
+        self._prune(now)
+        refused = self._requests(now) or self._tokens(now)
+        if refused is None:
+            self.times.append(now)
+        return refused
+
+    def bill(self, now: float, tokens: int) -> None:
+        if self.config.tpm is not None:
+            self.billed.append((now, tokens))
+            self.tokens += tokens
+
+    def _prune(self, now: float) -> None:
+        while self.times and self.times[0] <= now - 60:
+            self.times.popleft()
+        while self.billed and self.billed[0][0] <= now - 60:
+            self.tokens -= self.billed.popleft()[1]
+
+    def _requests(self, now: float) -> tuple[str, str] | None:
+        rpm = self.config.rpm
+        if rpm is None:
+            return None
+        second = bisect.bisect_right(self.times, now - 1)  # index of the last second's first
+        last = len(self.times) - second + 1  # this request included
+        before = second - bisect.bisect_right(self.times, now - 11)
+        frees = self.times[second] + 1 - now if second < len(self.times) else 1.0
+        if self.config.burst and last > rpm / 60 and last > 2 * before / 10:
+            return "limit_burst_rate", _retry_after(frees)
+        if len(self.times) >= rpm:
+            return "limit_requests", _retry_after(self.times[0] + 60 - now)
+        if self.config.per_second and last > math.ceil(rpm / 60):
+            return "limit_requests", _retry_after(frees)
+        return None
+
+    def _tokens(self, now: float) -> tuple[str, str] | None:
+        tpm = self.config.tpm
+        if tpm is None or self.tokens < tpm:
+            return None
+        left = self.tokens
+        for when, tokens in self.billed:
+            left -= tokens
+            if left < tpm:
+                return "insufficient_quota", _retry_after(when + 60 - now)
+        raise AssertionError("unreachable: the window sums to at least tpm")  # pragma: no cover
 
 
 class _Simulator:
@@ -454,6 +373,7 @@ class _Simulator:
         limits = itertools.accumulate(p for _, p in config.faults)
         self.thresholds = list(zip(limits, kinds, strict=True))
         self.stats = _Stats()
+        self.limits = _Limits(config)
         self.flaky_seen: set[str] = set()
         self.answered = 0
 
@@ -472,6 +392,11 @@ class _Simulator:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         self.stats.requests += 1
         fault = self._draw()  # before any await: arrival order
+        refused = self.limits.admit(time.monotonic())
+        if refused is not None:
+            code, wait = refused
+            self.stats.throttled[code] += 1
+            return _response(_LIMIT_REPLIES[code], retry_after=wait)
         if self.config.latency:
             await asyncio.sleep(self.config.latency)
         try:
@@ -494,6 +419,7 @@ class _Simulator:
             await asyncio.sleep(self.config.hang_seconds)
         self.answered += 1
         body = _completion(job, self.answered, cut=fault == "length")
+        self.limits.bill(time.monotonic(), body["usage"]["total_tokens"])
         if job.stream:
             return await _stream(request, body, job)
         return web.json_response(body, dumps=_dumps)
@@ -510,8 +436,16 @@ class _Simulator:
 
     async def stats_view(self, request: web.Request) -> web.Response:
         stats = self.stats
-        counts = {"faults": stats.faults, "errors": stats.errors, "texts": stats.texts}
-        return web.json_response({"requests": stats.requests, "ok": stats.ok, **counts})
+        return web.json_response(
+            {
+                "requests": stats.requests,
+                "ok": stats.ok,
+                "faults": stats.faults,
+                "errors": stats.errors,
+                "throttled": stats.throttled,
+                "texts": stats.texts,
+            }
+        )
 
     async def reset_view(self, request: web.Request) -> web.Response:
         self.stats = _Stats()
@@ -609,10 +543,29 @@ def main(argv: list[str] | None = None) -> int:
     add("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
     add("--hang-seconds", type=float, default=3600.0, help="how long a hang fault lasts")
     add("--overhead-tokens", type=int, default=45, help="hidden prompt tokens per request")
+    add("--rpm", type=float, help="requests per minute, then HTTP 429 limit_requests")
+    add("--tpm", type=float, help="billed tokens per minute, then HTTP 429 insufficient_quota")
+    add("--burst", action="store_true", help="with --rpm: 429 limit_burst_rate on a fast ramp")
+    add(
+        "--no-per-second",
+        dest="per_second",
+        action="store_false",
+        help="with --rpm: do not also limit each second to rpm/60",
+    )
     args = parser.parse_args(argv)
     try:
         faults = parse_faults(args.faults)
-        config = SimConfig(args.latency, args.seed, faults, args.hang_seconds, args.overhead_tokens)
+        config = SimConfig(
+            args.latency,
+            args.seed,
+            faults,
+            args.hang_seconds,
+            args.overhead_tokens,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            per_second=args.per_second,
+            burst=args.burst,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     try:

@@ -22,6 +22,7 @@ from pipeline.errors import (
     UsageError,
 )
 from pipeline.models import Completion, Outcome, Settings, Usage
+from pipeline.pacing import Pacer, Quota
 from pipeline.prompts import build_body
 
 KEY = "sk-SECRET-test-123"
@@ -674,3 +675,90 @@ async def test_make_http_client_uses_the_aiohttp_transport() -> None:
         assert http.timeout == httpx.Timeout(30)
     with pytest.raises(UsageError, match="concurrency must be at least 1"):
         make_http_client(concurrency=0, timeout=30)
+
+
+# --- the pacer hook --------------------------------------------------------------------------
+
+
+class PacerTime:
+    """The pacer's own fake clock: it moves only when the pacer sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def paced(time_: PacerTime, **quota: Any) -> Pacer:
+    quota.setdefault("headroom", 0.0)
+    return Pacer(Quota(**quota), clock=time_.clock, sleep=time_.sleep)
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "kind"),
+    [
+        ("limit_requests", "Requests rate limit exceeded, please try again later.", "requests"),
+        ("limit_burst_rate", "Request rate increased too quickly.", "burst"),
+        (
+            "insufficient_quota",
+            "Allocated quota exceeded, please increase your quota limit.",
+            "tokens",
+        ),
+        ("", "", "other"),
+    ],
+)
+@pytest.mark.anyio
+async def test_a_rate_limit_reaches_the_pacer_by_kind(code: str, message: str, kind: str) -> None:
+    clock = PacerTime()
+    pacer = paced(clock, rpm=60, start_concurrency=4)
+    server = Server(error(429, code, message, retry_after="3"), answer())
+    async with fake(server, pacer=pacer) as (client, _):
+        outcome = await client.complete(BODY)
+    assert outcome.ok and server.calls == 2
+    stats = pacer.statistics()
+    assert stats.throttled == {kind: 1}
+    assert stats.concurrency == (4 if kind == "tokens" else 2)
+    assert clock.sleeps == [3.0]  # the retry waited in the pacer for the server's Retry-After
+
+
+@pytest.mark.anyio
+async def test_every_attempt_takes_a_slot_and_only_successes_ramp_up() -> None:
+    clock = PacerTime()
+    pacer = paced(clock, rpm=60, start_concurrency=1, max_concurrency=4)
+    server = Server(error(503), error(503), answer())
+    async with fake(server, pacer=pacer) as (client, _):
+        outcome = await client.complete(BODY)
+    assert outcome.ok and outcome.attempts == 3
+    assert clock.sleeps == [1.0, 1.0]  # three starts on the 60 rpm schedule
+    stats = pacer.statistics()
+    assert (stats.concurrency, stats.in_flight, stats.throttled) == (2, 0, {})
+
+
+@pytest.mark.anyio
+async def test_billed_tokens_correct_the_estimate() -> None:
+    clock = PacerTime()
+    pacer = paced(clock, tpm=6000)  # 100 tokens a second
+    server = Server(answer(usage=(10, 5)), answer("x", "length", usage=(50, 250)), answer())
+    async with fake(server, pacer=pacer) as (client, _):
+        await client.complete(BODY, est_tokens=100)  # billed 15: 0.85 s given back
+        assert clock.sleeps == []
+        await client.complete(BODY, est_tokens=100)  # truncated (300 billed), then 15
+    assert clock.sleeps == pytest.approx([0.15, 3.0])
+    async with pacer.slot(0):
+        assert clock.now - 1_000_000.0 == pytest.approx(3.15 + 0.15)
+
+
+@pytest.mark.anyio
+async def test_a_configuration_error_leaves_the_slot() -> None:
+    pacer = Pacer(Quota(start_concurrency=1, max_concurrency=1))
+    async with fake(Server(error(401, "invalid_api_key")), pacer=pacer) as (client, _):
+        with pytest.raises(ProviderConfigError):
+            await client.complete(BODY)
+    stats = pacer.statistics()
+    assert (stats.concurrency, stats.in_flight, stats.throttled) == (1, 0, {})

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -341,9 +342,140 @@ async def test_text_markers_and_stats() -> None:
         "ok": 2,
         "faults": {"flaky": 2, "moderation": 2},
         "errors": {},
+        "throttled": {},
         "texts": {flaky: 2, bad: 2, "Another [[sim:flaky]]": 1, "Fine": 1},
     }
-    assert cleared == {"requests": 0, "ok": 0, "faults": {}, "errors": {}, "texts": {}}
+    assert cleared == {
+        "requests": 0,
+        "ok": 0,
+        "faults": {},
+        "errors": {},
+        "throttled": {},
+        "texts": {},
+    }
+
+
+# --- quota mode ----------------------------------------------------------------------------
+
+
+async def burst_of(http: httpx.AsyncClient, n: int) -> list[httpx.Response]:
+    """``n`` requests sent at once."""
+    responses: list[httpx.Response] = []
+
+    async def one(i: int) -> None:
+        responses.append(await post(http, chat(f"Hello {i}")))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            tg.start_soon(one, i)
+    return responses
+
+
+def codes(responses: list[httpx.Response]) -> Counter[object]:
+    return Counter(r.json()["error"]["code"] if r.status_code == 429 else r.status_code
+                   for r in responses)  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_requests_per_second() -> None:
+    async with client(SimConfig(rpm=120), limits=httpx.Limits(max_connections=20)) as http:
+        responses = await burst_of(http, 10)
+        counted = await stats(http)
+    assert codes(responses) == {200: 2, "limit_requests": 8}  # 120/min: 2 in any second
+    refused = next(r for r in responses if r.status_code == 429)
+    assert error(refused) == {
+        "message": "Requests rate limit exceeded, please try again later.",
+        "type": "limit_requests",
+        "param": None,
+        "code": "limit_requests",
+    }
+    assert refused.headers["Retry-After"] == "1"
+    assert counted["throttled"] == {"limit_requests": 8}
+    assert counted["requests"] == 10 and counted["ok"] == 2
+
+
+@pytest.mark.anyio
+async def test_requests_per_minute_without_the_per_second_limit() -> None:
+    async with client(SimConfig(rpm=4, per_second=False)) as http:
+        responses = [await post(http, chat(f"Hello {i}")) for i in range(6)]
+    assert [r.status_code for r in responses] == [200] * 4 + [429] * 2
+    assert error(responses[-1])["code"] == "limit_requests"
+    assert responses[-1].headers["Retry-After"] in ("59", "60")  # the first frees in a minute
+    async with client(SimConfig(rpm=120, per_second=False)) as http:
+        assert codes(await burst_of(http, 10)) == {200: 10}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("per_second", [True, False])
+async def test_burst_limit(per_second: bool) -> None:
+    config = SimConfig(rpm=600, burst=True, per_second=per_second)
+    async with client(config, limits=httpx.Limits(max_connections=20)) as http:
+        responses = await burst_of(http, 15)
+        counted = await stats(http)
+    # from nothing to 15 in a second: more than 600/60 and more than twice the 10 s before
+    assert codes(responses) == {200: 10, "limit_burst_rate": 5}
+    refused = next(r for r in responses if r.status_code == 429)
+    assert error(refused)["message"] == (
+        "Request rate increased too quickly. To ensure system stability, please adjust your "
+        "client logic to scale requests more smoothly over time."
+    )
+    assert refused.headers["Retry-After"] == "1"
+    assert counted["throttled"] == {"limit_burst_rate": 5}
+
+
+def test_burst_is_a_ramp_not_a_steady_rate() -> None:
+    from pipeline.sim import _Limits
+
+    def after_ten_steady_seconds(per_second: bool) -> list[tuple[str, str] | None]:
+        """19.5 a second for 10 s (under 1200/60), then 40 more within 40 ms."""
+        limits = _Limits(SimConfig(rpm=1200, burst=True, per_second=per_second))
+        assert all(limits.admit(i / 19.5) is None for i in range(195))
+        return [limits.admit(10 + i / 1000) for i in range(40)]
+
+    # more than 1200/60 in a second is fine until it is twice the steady rate: then a burst
+    # (a steady request sliding out of the last second lets one more in now and then)
+    ramp = after_ten_steady_seconds(per_second=False)
+    assert ramp[:16] == [None] * 16 and ramp[16:26] == [("limit_burst_rate", "1")] * 10
+    assert set(ramp) == {None, ("limit_burst_rate", "1")} and ramp.count(None) < 20
+    # with the per-second limit, the 21st request of the second is refused as a plain rate limit
+    steady = after_ten_steady_seconds(per_second=True)
+    assert steady[0] is None and steady[1:26] == [("limit_requests", "1")] * 25
+    assert set(steady) == {None, ("limit_requests", "1")}
+
+
+@pytest.mark.anyio
+async def test_tokens_per_minute() -> None:
+    text = "A sentence long enough to be billed a few hundred tokens. " * 20
+    async with client(SimConfig(tpm=500)) as http:
+        first = await post(http, chat(text))
+        second = await post(http, chat(text))
+        counted = await stats(http)
+    assert first.json()["usage"]["total_tokens"] >= 500
+    assert second.status_code == 429 and error(second) == {
+        "message": "Allocated quota exceeded, please increase your quota limit.",
+        "type": "insufficient_quota",
+        "param": None,
+        "code": "insufficient_quota",
+    }
+    assert second.headers["Retry-After"] in ("59", "60")
+    assert counted["throttled"] == {"insufficient_quota": 1} and counted["ok"] == 1
+
+
+def test_quota_options_are_checked() -> None:
+    for bad, message in [
+        ({"rpm": 0}, "rpm must be > 0"),
+        ({"tpm": -5}, "tpm must be > 0"),
+        ({"burst": True}, "the burst limit needs rpm"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            SimConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_main_rejects_burst_without_rpm(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--burst"])
+    assert exited.value.code == 2
+    assert "the burst limit needs rpm" in capsys.readouterr().err
 
 
 def test_parse_faults() -> None:
