@@ -204,10 +204,17 @@ def startup(tmp: Path) -> list[Figure]:
     return [Figure("start-up", "mtpipe --help", round(best, 3), "s", "<= 0.5")]
 
 
+def _quota(tmp: Path) -> list[Figure]:
+    from bench.quota import quota  # bench.quota imports this module: import it late
+
+    return quota(tmp)
+
+
 SCENARIOS: dict[str, Callable[[Path], list[Figure]]] = {
     "throughput": throughput,
     "memory": memory,
     "startup": startup,
+    "quota": _quota,
 }
 
 

@@ -28,7 +28,10 @@ EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_FAILED_CELLS, EXIT_PROVIDER = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        args, rest = parser.parse_known_args(argv)
+        if rest and not getattr(args, "passthrough", False):
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        args.rest = rest
         return int(args.func(args))
     except KeyboardInterrupt:
         print("mtpipe: interrupted", file=sys.stderr)
@@ -180,16 +183,12 @@ def _add_serve_sim(sub: Any) -> None:
     p = _subparser(
         sub,
         "serve-sim",
-        help="run the offline OpenAI-compatible simulator",
-        description="Serve /v1/chat/completions on loopback with pseudo-"
-        "translations, real usage accounting and optional faults.",
+        add_help=False,  # --help and every flag go to the simulator's own parser
+        help="run the offline OpenAI-compatible simulator (--help for its options)",
+        description="Serve /v1/chat/completions on loopback with pseudo-translations, real "
+        "usage accounting, optional latency, faults and quota limits.",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--latency", type=float, default=0.0, help="seconds added to each response")
-    p.add_argument("--faults", default="", help="e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_serve_sim)
+    p.set_defaults(func=_serve_sim, passthrough=True)
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -275,16 +274,4 @@ def _endpoint(job: Job) -> Iterator[Job]:
 def _serve_sim(args: argparse.Namespace) -> int:
     from . import sim
 
-    argv = [
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--latency",
-        str(args.latency),
-        "--seed",
-        str(args.seed),
-    ]
-    if args.faults:
-        argv += ["--faults", args.faults]
-    return sim.main(argv)
+    return sim.main(list(args.rest))

@@ -153,6 +153,9 @@ class Job:
     memory: Path | None = None  # --tm: example translations
     domain: str = ""
     layout: str = "wide"  # wide: a column per language; long: a row per language
+    rpm: float | None = None  # requests per minute to pace at
+    tpm: float | None = None  # tokens per minute to pace at
+    shared_quota: bool = False  # pace together with other processes on the same key
     skip_bad_lines: bool = False  # JSONL: malformed lines go to ``rejects``
     rejects: Path | None = None
 

@@ -68,6 +68,13 @@ OPTIONS: tuple[Option, ...] = (
         ("prompt", "options"),
     ),
     _P("concurrency", "int", "requests in flight at most (default 16)", 16, minimum=1),
+    _P("rpm", "float", "requests per minute the provider allows: requests are paced evenly "
+       "(at most rpm/60 start in any second) and concurrency ramps up (default: not paced)",
+       minimum=0.001),
+    _P("tpm", "float", "tokens per minute the provider allows (estimated before sending, "
+       "corrected with the billed usage)", minimum=1),
+    _P("shared_quota", "bool", "share --rpm/--tpm with other mtpipe runs on this machine "
+       "using the same key, base URL and model", False),
     _P("checkpoint", "path", "checkpoint file (default: OUTPUT.checkpoint.sqlite)"),
     _P("report", "path", "JSON run report (default: OUTPUT.report.json)"),
     _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
@@ -320,6 +327,9 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         domain=given["domain"] or "",
         layout=given["layout"],
         skip_bad_lines=given["skip_bad_lines"],
+        rpm=given["rpm"],
+        tpm=given["tpm"],
+        shared_quota=given["shared_quota"],
         rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
     )
 

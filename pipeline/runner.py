@@ -6,6 +6,7 @@ concurrently -> record in the checkpoint -> merge into the output + report
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from .errors import OutputError, UsageError
 from .glossary import load_glossary, load_memory
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .models import Outcome, Request, Result, Settings, Status
+from .pacing import Pacer, Quota
 from .planner import (
     CellPlan,
     Chunking,
@@ -313,17 +315,19 @@ async def _translate(
         anyio.create_task_group() as tg,
     ):
         tg.start_soon(ckpt.record, checkpoint, receive)
+        pacer = _pacer(job)
         client = Client(
             http,
             base_url=job.base_url,
             api_key=job.api_key,
             retry=RetryPolicy(max_attempts=job.max_attempts),
             timeout=job.timeout,
+            pacer=pacer,
         )
         async with send, anyio.create_task_group() as pool:
             if handle_signals:
                 pool.start_soon(_watch_signals, stopping, pool.cancel_scope)
-            pool.start_soon(_heartbeat, events, report, job.progress_seconds)
+            pool.start_soon(_heartbeat, events, report, job.progress_seconds, pacer)
             await run_pool(
                 requests,
                 handle,
@@ -373,10 +377,40 @@ def _handler(
     return handle
 
 
-async def _heartbeat(events: Events, report: Report, seconds: float) -> None:
+async def _heartbeat(events: Events, report: Report, seconds: float, pacer: Pacer | None) -> None:
     while True:
         await anyio.sleep(seconds)
-        events.progress(report)
+        if pacer is None:
+            events.progress(report)
+            continue
+        stats = pacer.statistics()
+        events.progress(
+            report,
+            concurrency=stats.concurrency,
+            rpm=round(stats.rpm_limit, 1) if stats.rpm_limit else None,
+            throttled=sum(stats.throttled.values()),
+        )
+
+
+def _pacer(job: Job) -> Pacer | None:
+    """Pacing only when a quota is given: unpaced runs start at full concurrency."""
+    if job.rpm is None and job.tpm is None:
+        return None
+    quota = Quota(
+        rpm=job.rpm,
+        tpm=job.tpm,
+        max_concurrency=job.concurrency,
+        start_concurrency=min(4, job.concurrency),
+    )
+    return Pacer(quota, shared=_quota_file(job) if job.shared_quota else None)
+
+
+def _quota_file(job: Job) -> Path:
+    """One state file per (base URL, model, key), named by a hash: the key is never written."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    ident = "\x1f".join((job.base_url, job.model, job.api_key or ""))
+    digest = hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
+    return cache / "mtpipe" / f"quota-{digest}.state"
 
 
 async def _watch_signals(stopping: anyio.Event, pool: anyio.CancelScope) -> None:

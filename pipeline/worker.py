@@ -67,7 +67,8 @@ async def _work(
 
 async def _send(client: Client, request: Request) -> Outcome:
     try:
-        return await client.complete(request.body)
+        est = request.est_prompt_tokens + request.est_completion_tokens
+        return await client.complete(request.body, est_tokens=est)
     except ProviderConfigError:
         raise
     except Exception as exc:  # the per-item boundary: one bad item never stops the run
