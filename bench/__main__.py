@@ -210,11 +210,18 @@ def _quota(tmp: Path) -> list[Figure]:
     return quota(tmp)
 
 
+def _packing(tmp: Path) -> list[Figure]:
+    from bench.packing import packing
+
+    return packing(tmp)
+
+
 SCENARIOS: dict[str, Callable[[Path], list[Figure]]] = {
     "throughput": throughput,
     "memory": memory,
     "startup": startup,
     "quota": _quota,
+    "packing": _packing,
 }
 
 
