@@ -24,6 +24,7 @@ import datetime
 import email.utils
 import json
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -49,7 +50,15 @@ from .errors import PermanentError, ProviderConfigError, RequestError, Transient
 from .models import Completion, Outcome, Usage
 from .pacing import Pacer, Slot
 
-__all__ = ["Client", "RetryPolicy", "classify", "make_http_client", "make_session", "retry_after"]
+__all__ = [
+    "Client",
+    "RetryPolicy",
+    "classify",
+    "make_http_client",
+    "make_session",
+    "quota_reset",
+    "retry_after",
+]
 
 _RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
 _MAX_MESSAGE = 300
@@ -256,6 +265,8 @@ class Client:
                     response.headers,
                     await response.aread(),
                 )
+        if self._pacer is not None and (wait := quota_reset(headers)):
+            self._pacer.hold(wait)
         return self._parse(status, headers, raw, model)
 
     def _parse(self, status: int, headers: Mapping[str, str], raw: bytes, model: str) -> Completion:
@@ -512,6 +523,37 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:  # "-0000": UTC without a zone
         when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - time.time())
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def quota_reset(headers: Mapping[str, str]) -> float | None:
+    """Seconds until a used-up window resets, from a relay's ``x-ratelimit-*`` headers.
+
+    ``x-ratelimit-remaining-requests: 0`` (or ``-tokens: 0``) with
+    ``x-ratelimit-reset-requests: 6m0s`` / ``1.5s`` / ``20ms`` / ``2`` ->
+    seconds; None while anything remains.
+    """
+    longest = None
+    for kind in ("requests", "tokens"):
+        if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0":
+            wait = _duration(headers.get(f"x-ratelimit-reset-{kind}", ""))
+            if wait is not None:
+                longest = max(longest or 0.0, wait)
+    return longest
+
+
+def _duration(value: str) -> float | None:
+    value = value.strip()
+    plain = _number(value)
+    if plain is not None:
+        return plain
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        return None
+    return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def _number(value: str | None) -> float | None:

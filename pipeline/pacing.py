@@ -302,6 +302,14 @@ class Pacer:
     def _rate(self, full: float | None, cut: _Cut, now: float) -> float | None:
         return None if full is None else full * cut.share(now) * (1.0 - self.quota.headroom)
 
+    def hold(self, seconds: float) -> None:
+        """Start nothing for ``seconds``: the server said its window is used up
+        (``x-ratelimit-remaining-*: 0`` with ``x-ratelimit-reset-*``)."""
+        if seconds > 0:
+            until = self._clock() + seconds
+            self._correct(0, pause_until=until)
+            self._paused_until = max(self._paused_until, until)
+
     def _cost(self, amount: int, full: float | None, cut: _Cut, now: float) -> float:
         rate = self._rate(full, cut, now)
         return 0.0 if rate is None else amount * 60.0 / rate

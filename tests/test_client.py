@@ -764,3 +764,34 @@ async def test_a_configuration_error_leaves_the_slot() -> None:
             await client.complete(BODY)
     stats = pacer.statistics()
     assert (stats.concurrency, stats.in_flight, stats.throttled) == (1, 0, {})
+
+
+def test_quota_reset_reads_relay_headers() -> None:
+    from pipeline.client import quota_reset
+
+    assert quota_reset(httpx.Headers({"x-ratelimit-remaining-requests": "3"})) is None
+    spent = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
+    assert quota_reset(httpx.Headers(spent)) == 360.0
+    tokens = {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "1.5s"}
+    assert quota_reset(httpx.Headers(tokens)) == 1.5
+    both = {**spent, **tokens, "x-ratelimit-reset-requests": "20ms"}
+    assert quota_reset(httpx.Headers(both)) == 1.5
+    assert quota_reset(httpx.Headers({**spent, "x-ratelimit-reset-requests": "soon"})) is None
+
+
+@pytest.mark.anyio
+async def test_a_spent_window_holds_the_pacer() -> None:
+    from pipeline.pacing import Pacer, Quota
+
+    clock = [1000.0]
+    pacer = Pacer(Quota(rpm=6000, max_concurrency=4), clock=lambda: clock[0])
+    headers = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "7s"}
+    ok = answer()
+    reply = httpx.Response(
+        200, content=ok.content, headers={**headers, "content-type": "application/json"}
+    )
+    transport = httpx.MockTransport(lambda request: reply)
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = Client(http, base_url="http://sim/v1", api_key="k", pacer=pacer)
+        assert (await client.complete(BODY)).ok
+    assert pacer.statistics().paused_until >= 1007.0
