@@ -14,9 +14,7 @@ import json
 import os
 import signal
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -24,12 +22,13 @@ import polars as pl
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import checkpoint as ckpt
+from .budget import Budget
 from .client import Client, RetryPolicy, make_session
 from .config import MODELS, Job, cost_usd, model_info
 from .errors import OutputError, UsageError
 from .glossary import load_glossary, load_memory
-from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .models import Outcome, Request, Result, Settings, Status
+from .output import write_outputs
 from .pacing import Pacer, Quota
 from .planner import (
     CellPlan,
@@ -45,7 +44,6 @@ from .reader import Table, read_table
 from .report import Events, Report, write_report
 from .review import Reviewer
 from .worker import Handler, run_pool
-from .writer import write_frame, write_table
 
 __all__ = ["Report", "estimate", "run"]
 
@@ -106,7 +104,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
             )
             await _translate(job, settings, requests, checkpoint, report, events, handle_signals)
         results = checkpoint.results(plan.units["key"])
-    _write_outputs(job, table, plan, results, report, terms_for)
+    write_outputs(job, table, plan, results, report, terms_for)
     report.wall_seconds = time.monotonic() - started
     report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
     report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
@@ -135,98 +133,6 @@ def _check_output_dir(output: Path) -> None:
         raise OutputError(f"{output}: cannot create its folder ({exc.strerror})") from exc
     if not os.access(output.parent, os.W_OK):
         raise OutputError(f"{output}: folder {output.parent} is not writable; pass another -o")
-
-
-def _write_outputs(
-    job: Job,
-    table: Table,
-    plan: CellPlan,
-    results: pl.DataFrame,
-    report: Report,
-    terms_for: TermsFor | None = None,
-) -> None:
-    missing = report.stopped or NOT_TRANSLATED
-    failed = failed_cells(plan.pairs, plan.keys, results, missing=missing)
-    report.failed = failed.height
-    report.translated = report.cells - report.failed
-    report.failures.update(failed["reason"].to_list() if failed.height else [])
-    report.flags.update(_flag_counts(plan, results))
-    terms = _applied_terms(job, table, plan, terms_for)
-    if job.layout == "long":
-        table, added = _long(table, plan, results, missing, terms)
-    else:
-        sources = [table.texts(column) for column, _ in plan.pairs]
-        added = merge_results(plan.pairs, plan.keys, sources, results, missing=missing, terms=terms)
-    escape = [name for name in added.columns if not name.startswith("mt_")]
-    write_table(
-        table,
-        added,
-        job.output,
-        format=job.output_format,
-        escape_formulas=job.escape_formulas,
-        escape_columns=escape,
-    )
-    if job.failed_out is not None:
-        write_frame(failed, job.failed_out)
-
-
-def _applied_terms(
-    job: Job, table: Table, plan: CellPlan, terms_for: TermsFor | None
-) -> list[pl.Series] | None:
-    """Per pair, the glossary entries sent with each cell: ``page=Seite, tree=Baum``."""
-    if terms_for is None:
-        return None
-    names = {lang.code: lang.name for lang in job.targets}
-    out = []
-    for column, code in plan.pairs:
-        texts = table.texts(column).to_list()
-        applied = [terms_for(t, names[code]) if t and not t.isspace() else () for t in texts]
-        out.append(
-            pl.Series(
-                [", ".join(f"{s}={t}" for s, t in a) or None for a in applied], dtype=pl.String
-            )
-        )
-    return out
-
-
-def _flag_counts(plan: CellPlan, results: pl.DataFrame) -> Counter[str]:
-    """QA flags by kind, counted over cells."""
-    flags = results.select("key", "flags").filter(pl.col("flags") != "")
-    counts: Counter[str] = Counter()
-    for keys in plan.keys:
-        cells = keys.alias("key").to_frame().join(flags, on="key", how="inner")
-        counts.update(f for joined in cells["flags"].to_list() for f in joined.split(","))
-    return counts
-
-
-def _long(
-    table: Table,
-    plan: CellPlan,
-    results: pl.DataFrame,
-    missing: str,
-    terms: list[pl.Series] | None,
-) -> tuple[Table, pl.DataFrame]:
-    """One row per source row and language: the table repeated, one language per copy."""
-    langs = list(dict.fromkeys(lang for _, lang in plan.pairs))
-    rows = table.frame.height
-    parts = []
-    for lang in langs:
-        chosen = [i for i, (_, code) in enumerate(plan.pairs) if code == lang]
-        pairs = [plan.pairs[i] for i in chosen]
-        added = merge_results(
-            pairs,
-            [plan.keys[i] for i in chosen],
-            [table.texts(column) for column, _ in pairs],
-            results,
-            missing=missing,
-            terms=[terms[i] for i in chosen] if terms is not None else None,
-        ).rename({f"{column}_{lang}": f"{column}_translated" for column, _ in pairs})
-        parts.append(added.with_columns(pl.lit(lang).alias("mt_lang")))
-    order = [j * rows + i for i in range(rows) for j in range(len(langs))]
-    added = pl.concat(parts)[order]
-    repeat = [i for i in range(rows) for _ in langs]
-    raw = table.raw_lines[repeat] if table.raw_lines is not None else None
-    return replace(table, frame=table.frame[repeat], raw_lines=raw), added
 
 
 def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
@@ -297,34 +203,6 @@ def _todo(
     report.new = report.to_translate
     report.deduplicated = report.to_translate - todo.height
     return todo
-
-
-class Budget:
-    """Stops new requests before billed plus in-flight estimated spend would pass ``limit``."""
-
-    def __init__(self, limit: float | None, model: str) -> None:
-        self.limit, self.model = limit, model
-        self.spent = self.in_flight = 0.0
-        self.exhausted = False
-
-    def _estimate(self, request: Request) -> float:
-        return cost_usd(self.model, request.est_prompt_tokens, request.est_completion_tokens)
-
-    def admit(self, request: Request) -> bool:
-        if self.limit is None:
-            return True
-        cost = self._estimate(request)
-        if self.spent + self.in_flight + cost > self.limit:
-            self.exhausted = True
-            return False
-        self.in_flight += cost
-        return True
-
-    def settle(self, request: Request, outcome: Outcome) -> None:
-        if self.limit is not None:
-            self.in_flight -= self._estimate(request)
-            billed = outcome.billed
-            self.spent += cost_usd(self.model, billed.prompt_tokens, billed.completion_tokens)
 
 
 async def _translate(

@@ -27,6 +27,8 @@ LAYERS = {
     "options": 2,
     "report": 2,
     "review": 4,
+    "output": 4,
+    "budget": 2,
     "qa": 2,
     "writer": 3,
     "planner": 3,
