@@ -6,16 +6,24 @@ Letters become accented Latin (words of 4+ letters about 30% longer) or the
 target's script (Cyrillic, Greek, Arabic, Hebrew, Thai, Devanagari, and one
 character per 1-2 letters for Japanese, Chinese, Korean); placeholders, ICU
 syntax, tags, entities, URLs, e-mail addresses and code are kept byte-exact.
+Glossary ``terms`` (source, target) are honoured: each whole-word,
+case-insensitive occurrence of a source term outside protected tokens becomes
+the target term, verbatim.
+
+``corrupt`` gives the simulator's deliberately wrong answers, one kind at a
+time, for QA tests: a placeholder altered or dropped, the source echoed, the
+glossary ignored, the wrong script; None when the text cannot show that fault.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .config import LANGUAGES
 
-__all__ = ["language_name", "pseudo_translate"]
+__all__ = ["corrupt", "language_name", "pseudo_translate"]
 
 _SPECIAL = re.compile(r"[%{<&@`]|://|\[\[|www\.")
 _PROTECTED = re.compile(
@@ -25,7 +33,7 @@ _PROTECTED = re.compile(
     |(?P<tag><!--.*?-->|</?[A-Za-z][\w:.-]*(?:\s[^<>\n]*)?/?>)
     |(?P<entity>&(?:[A-Za-z][A-Za-z0-9]*|\#[0-9]+|\#[xX][0-9A-Fa-f]+);)
     |(?P<printf>%(?:\([^()\s]+\))?(?:[0-9]+\$)?[-+\#0]*(?:[0-9]+|\*)?(?:\.[0-9]+)?[hlLqjzt]*[sdifFeEgGxXocrabu%@])
-    |(?P<marker>\[\[sim:\w+\]\])
+    |(?P<marker>\[\[sim:[\w-]+\]\])
     |(?P<brace>\{)""",
     re.VERBOSE,
 )
@@ -39,6 +47,13 @@ _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 _PAIR = re.compile(r"[A-Za-z]{1,2}")
 _BRACES = re.compile(r"[{}]")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
+_UNSPACED = re.compile(  # scripts written without spaces between words: no word boundary
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff]"
+)
+_HELD = re.compile("[\U000f0000-\U000ffffd]")  # a glossary term held out of the transform
+_ICU_KEYWORD = re.compile(r"\b(?:plural|selectordinal|select)\b")
+_RENAMED = {"plural": "pluriel", "selectordinal": "ordinal", "select": "selección"}
 
 
 def _letter_table(letters: str) -> dict[int, str]:
@@ -111,6 +126,8 @@ def _transform(script: str) -> Callable[[str], str]:
 
 
 _TRANSFORMS = {name: _transform(name) for name in ("latin", *_TABLES, *_PAIRS)}
+Gap = Callable[[str], str]  # translates a stretch of text that holds no protected token
+Terms = Sequence[tuple[str, str]]
 
 
 def _plain(text: str, script: str) -> str:
@@ -120,6 +137,57 @@ def _plain(text: str, script: str) -> str:
             if char.isalpha():
                 return text[: i + 1] + _TRANSFORMS[script]("x") + text[i + 1 :]
     return out
+
+
+_GAPS: dict[str, Gap] = {name: functools.partial(_plain, script=name) for name in _TRANSFORMS}
+
+
+def _fold(term: str) -> str:
+    return " ".join(term.split()).casefold()
+
+
+def _term_regex(term: str) -> str:
+    """``term`` as a whole word or phrase: any white space between its words."""
+    words = term.split()
+    edges = (words[0][0], words[-1][-1])
+    bounded = [(c.isalnum() or c == "_") and not _UNSPACED.match(c) for c in edges]
+    body = r"\s+".join(map(re.escape, words))
+    return (r"(?<!\w)" if bounded[0] else "") + body + (r"(?!\w)" if bounded[1] else "")
+
+
+@functools.lru_cache(maxsize=256)
+def _term_index(terms: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One case-insensitive pattern for the source terms, longest first; folded source -> target."""
+    first: dict[str, tuple[str, str]] = {}
+    for source, target in terms:
+        if source.strip():
+            first.setdefault(_fold(source), (source, target))
+    sources = (source for source, _ in first.values())
+    ordered = sorted(sources, key=lambda source: len(_fold(source)), reverse=True)
+    pattern = re.compile("|".join(map(_term_regex, ordered)) or "(?!)", re.IGNORECASE)
+    return pattern, {folded: target for folded, (_, target) in first.items()}
+
+
+def _with_terms(plain: Gap, terms: Terms) -> Gap:
+    """``plain``, with each glossary source term replaced by its target, untransformed."""
+    pattern, targets = _term_index(tuple(terms))
+
+    def gap(text: str) -> str:
+        held: list[str] = []
+
+        def hold(match: re.Match[str]) -> str:
+            target = targets.get(_fold(match.group()))
+            if target is None:  # case-insensitive matching and folding disagree: leave it
+                return match.group()
+            held.append(target)
+            return chr(0xF0000 + len(held) - 1)
+
+        if _HELD.search(text) is not None:  # the text uses the private area itself
+            return plain(text)
+        out = plain(pattern.sub(hold, text))
+        return _HELD.sub(lambda m: held[ord(m.group()) - 0xF0000], out) if held else out
+
+    return gap
 
 
 def _brace_end(text: str, start: int) -> int:
@@ -132,7 +200,7 @@ def _brace_end(text: str, start: int) -> int:
     return -1
 
 
-def _render_icu_cases(cases: str, script: str) -> str:
+def _render_icu_cases(cases: str, gap: Gap) -> str:
     """`` one {# item} other {# items}`` -> selectors kept, case messages translated."""
     out: list[str] = []
     pos = 0
@@ -141,57 +209,169 @@ def _render_icu_cases(cases: str, script: str) -> str:
         if end < 0:
             return cases
         out.append(cases[pos : match.end() + 1])
-        out.append(_render(cases[match.end() + 1 : end - 1], script) + "}")
+        out.append(_render(cases[match.end() + 1 : end - 1], gap) + "}")
         pos = end
     return "".join(out) + cases[pos:] if not cases[pos:].strip() else cases
 
 
-def _render_brace(group: str, script: str) -> str:
+def _render_brace(group: str, gap: Gap) -> str:
     if _SIMPLE_BRACE.fullmatch(group):
         return group
     head = _ICU_HEAD.match(group, 1)
     if head is not None:
-        return group[: head.end()] + _render_icu_cases(group[head.end() : -1], script) + "}"
-    return "{" + _render(group[1:-1], script) + "}"
+        return group[: head.end()] + _render_icu_cases(group[head.end() : -1], gap) + "}"
+    return "{" + _render(group[1:-1], gap) + "}"
 
 
-def _render(text: str, script: str) -> str:
-    """Translate one line (or fence-free text): protected tokens kept, the rest transformed."""
-    if _SPECIAL.search(text) is None:
-        return _plain(text, script)
-    out: list[str] = []
+_Span = tuple[int, int, str]  # start, end, kind: a _PROTECTED group, or "lone" for a lone "{"
+
+
+def _spans(text: str) -> list[_Span]:
+    """The protected tokens of ``text``, outermost only: a brace group up to its closing brace."""
+    spans: list[_Span] = []
     pos = 0
     while (match := _PROTECTED.search(text, pos)) is not None:
-        start, end, token = match.start(), match.end(), match.group()
-        if match.lastgroup == "brace":
+        start, end, kind = match.start(), match.end(), match.lastgroup or ""
+        if kind == "brace":
             end = _brace_end(text, start)
-            if end < 0:  # a lone "{" is punctuation
-                out.append(_plain(text[pos : start + 1], script))
-                pos = start + 1
-                continue
-            token = _render_brace(text[start:end], script)
-        out.append(_plain(text[pos:start], script))
-        out.append(token)
+            if end < 0:
+                end, kind = start + 1, "lone"
+        spans.append((start, end, kind))
         pos = end
-    out.append(_plain(text[pos:], script))
+    return spans
+
+
+def _render(text: str, gap: Gap) -> str:
+    """Translate one line (or fence-free text): protected tokens kept, the rest transformed."""
+    if _SPECIAL.search(text) is None:
+        return gap(text)
+    out: list[str] = []
+    pos = 0
+    for start, end, kind in _spans(text):
+        if kind == "lone":  # a lone "{" is punctuation, translated with the text before it
+            out.append(gap(text[pos:end]))
+        else:
+            token = text[start:end]
+            out.append(gap(text[pos:start]))
+            out.append(_render_brace(token, gap) if kind == "brace" else token)
+        pos = end
+    out.append(gap(text[pos:]))
     return "".join(out)
 
 
-def pseudo_translate(text: str, target_lang: str) -> str:
-    """Deterministic fake translation into the script of ``target_lang`` (name or code).
-
-    Keeps line breaks, each line's outer whitespace, printf and brace
-    placeholders, ICU syntax, tags, entities, URLs, e-mail addresses, code
-    spans and fenced code blocks byte-exact; digits and punctuation unchanged.
-    """
-    script = _SCRIPT_OF.get(language_name(target_lang).lower(), "latin")
+def _translate(text: str, gap: Gap) -> str:
     if "```" not in text and "~~~" not in text:
-        return _render(text, script)
+        return _render(text, gap)
     lines = text.split("\n")
     fenced = False
     for i, line in enumerate(lines):
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced
         elif not fenced:
-            lines[i] = _render(line, script)
+            lines[i] = _render(line, gap)
     return "\n".join(lines)
+
+
+def _script(target_lang: str) -> str:
+    return _SCRIPT_OF.get(language_name(target_lang).lower(), "latin")
+
+
+def pseudo_translate(text: str, target_lang: str, *, terms: Terms = ()) -> str:
+    """Deterministic fake translation into the script of ``target_lang`` (name or code).
+
+    Keeps line breaks, each line's outer whitespace, printf and brace
+    placeholders, ICU syntax, tags, entities, URLs, e-mail addresses, code
+    spans and fenced code blocks byte-exact; digits and punctuation unchanged.
+    ``terms``: glossary (source, target) pairs; a source term found in the
+    text (whole words, any case, longest first) is answered with its target.
+    """
+    gap = _GAPS[_script(target_lang)]
+    return _translate(text, _with_terms(gap, terms) if terms else gap)
+
+
+# --- wrong answers, for QA tests -----------------------------------------------------------
+
+
+def _outside(text: str) -> str:
+    """``text`` with its protected tokens (simulator markers included) blanked out."""
+    pieces, pos = [], 0
+    for start, end, kind in _spans(text) if _SPECIAL.search(text) else ():
+        if kind != "lone":
+            pieces.append(text[pos:start])
+            pos = end
+    return " ".join([*pieces, text[pos:]])
+
+
+def _altered(token: str, kind: str) -> str:
+    """A placeholder as a careless translator leaves it: renamed, or (``""``) dropped."""
+    if kind == "printf" and token.startswith("%("):
+        close = token.index(")")
+        name = _TRANSFORMS["latin"](token[2:close])
+        if name != token[2:close]:
+            return f"%({name}{token[close:]}"
+    if kind == "brace" and _ICU_HEAD.match(token, 1):
+        return _ICU_KEYWORD.sub(lambda m: _RENAMED[m.group()], token, count=1)
+    return ""
+
+
+def _broken_placeholder(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
+    answer = pseudo_translate(text, target_lang, terms=terms)
+    spans = [span for span in _spans(answer) if span[2] not in ("lone", "marker")]
+    if not spans:
+        return None
+    start, end, kind = spans[pick % len(spans)]
+    token = answer[start:end]
+    new = _altered(token, kind)
+    if not (answer[:start] + new + answer[end:]).strip():  # dropped the only content
+        new = _TRANSFORMS["latin"](token)  # "translated" it instead
+    return None if new == token else answer[:start] + new + answer[end:]
+
+
+def _echo(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
+    return text if _WORD4.search(_outside(text)) else None
+
+
+def _dropped_terms(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
+    answer = pseudo_translate(text, target_lang)
+    return answer if terms and answer != pseudo_translate(text, target_lang, terms=terms) else None
+
+
+def _wrong_script(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
+    letters = [char for char in _outside(text) if char.isalpha()]
+    if len(letters) < 3 or not all(char.isascii() for char in letters):
+        return None
+    wrong = "cyrillic" if _script(target_lang) == "latin" else "latin"
+    return _translate(text, _GAPS[wrong])
+
+
+def _latin(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
+    return None if _script(target_lang) == "latin" else _translate(text, _GAPS["latin"])
+
+
+_CORRUPTIONS = {
+    "placeholders": _broken_placeholder,
+    "echo": _echo,
+    "dropterms": _dropped_terms,
+    "script": _wrong_script,
+    "latin": _latin,
+}
+
+
+def corrupt(
+    text: str, target_lang: str, fault: str, *, terms: Terms = (), pick: int = 0
+) -> str | None:
+    """A wrong answer for ``text`` of the kind ``fault`` names; None if ``text`` cannot show it.
+
+        placeholders  one protected token of the answer altered (``%(name)s`` ->
+                      ``%(ñáḿé)s``, ``plural`` -> ``pluriel``) or dropped (``{count}``,
+                      ``<b>``): the ``pick``-th, modulo their number; None without one
+        echo          ``text`` itself; None unless it has a word of 4+ ASCII letters
+        dropterms     the answer without the glossary ``terms``; None if they change nothing
+        script        the wrong script (Cyrillic for a Latin-script target, else Latin),
+                      terms ignored; None unless 3+ letters outside tokens, all ASCII
+        latin         the answer in Latin script; None when the target is written in it
+
+    Never the right answer: None when the wrong one would equal it.
+    """
+    wrong = _CORRUPTIONS[fault](text, target_lang, terms, pick)
+    return None if wrong == pseudo_translate(text, target_lang, terms=terms) else wrong

@@ -7,9 +7,25 @@ truncation, streaming (whole text so far for qwen-mt-plus/turbo, increments
 otherwise) and faults drawn from ``random.Random(seed)`` in arrival order.
 Test hooks: ``[[sim:moderation]]`` in a text always gets the moderation 400,
 ``[[sim:flaky]]`` a 500 the first time that exact text arrives; ``GET
-/_sim/stats`` counts requests, faults, 429s by code and texts, ``POST
-/_sim/reset`` zeroes those counts (the flaky memory, the fault draw sequence
-and the rate windows go on).
+/_sim/stats`` counts requests, faults, 429s by code, texts and corrupted
+answers, ``POST /_sim/reset`` zeroes those counts (the flaky and breakph
+memories, the fault draw sequence and the rate windows go on).
+
+Glossary terms (``translation_options.terms``, or the sentence ``Translate
+these terms exactly so: A -> B; C -> D.`` of the prompt's instruction
+paragraph or of the system message) are put into the answer verbatim.
+
+QA faults (``placeholders``, ``echo``, ``dropterms``, ``script``; their
+probabilities add up to at most 1, apart from the request faults) corrupt
+successful answers per segment: each numbered line of a pack (``[1] ...``,
+numbers kept) or else the whole text.  A segment's draw hashes the seed, the
+segment, its target and how often it was answered before, so a run corrupts
+the same segments in any arrival order and a resend draws again; a segment
+that cannot show the fault drawn (no placeholder, no word) is answered right
+(``pseudo.corrupt``).  Markers force one: ``[[sim:echo]]`` echoes the
+segment, ``[[sim:breakph]]`` breaks its first placeholder the first time it
+is answered (``[[sim:breakph-always]]`` every time), ``[[sim:latin]]``
+answers a non-Latin target in Latin script.
 
 Quota mode (``rpm``, ``tpm``, ``per_second``, ``burst``) answers HTTP 429 with
 the provider's own code and message and a ``Retry-After`` (whole seconds
@@ -33,6 +49,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import hashlib
 import importlib
 import itertools
 import json
@@ -50,7 +67,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .pseudo import language_name, pseudo_translate
+from .pseudo import corrupt, language_name, pseudo_translate
 
 __all__ = [
     "SimConfig",
@@ -64,14 +81,15 @@ __all__ = [
 
 _FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "reset", "hang", "badjson", "length")
 _FAULT_KINDS += ("envelope", "moderation", "billing")
+_ANSWER_FAULTS: tuple[str, ...] = ("placeholders", "echo", "dropterms", "script")  # per segment
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     latency: float = 0.0  # seconds added to every response
-    seed: int = 0  # faults are drawn from random.Random(seed) in request-arrival order
-    faults: tuple[tuple[str, float], ...] = ()  # (kind, probability); probabilities add
+    seed: int = 0  # request faults: random.Random(seed) in arrival order; QA faults: hashed
+    faults: tuple[tuple[str, float], ...] = ()  # (kind, probability); see _check_faults
     hang_seconds: float = 3600.0  # how long a "hang" fault sleeps before answering
     overhead_tokens: int = 45  # hidden prompt tokens billed per request
     rpm: float | None = None  # requests per sliding minute; None = unlimited
@@ -91,16 +109,21 @@ class SimConfig:
 
 
 def _check_faults(faults: tuple[tuple[str, float], ...]) -> None:
+    """Known kinds, each once, within 0..1; request faults (per request) and answer
+    faults (per segment of a successful answer) each add up to at most 1."""
     kinds = [kind for kind, _ in faults]
+    known = (*_FAULT_KINDS, *_ANSWER_FAULTS)
     for kind, probability in faults:
-        if kind not in _FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(_FAULT_KINDS)}")
+        if kind not in known:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(known)}")
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"fault {kind}: probability {probability} is not within 0..1")
         if kinds.count(kind) > 1:
             raise ValueError(f"fault {kind} is given twice")
-    if sum(p for _, p in faults) > 1.0 + 1e-9:
-        raise ValueError(f"fault probabilities add up to more than 1: {faults}")
+    for group in (_FAULT_KINDS, _ANSWER_FAULTS):
+        chosen = tuple((kind, p) for kind, p in faults if kind in group)
+        if sum(p for _, p in chosen) > 1.0 + 1e-9:
+            raise ValueError(f"fault probabilities add up to more than 1: {chosen}")
 
 
 def parse_faults(spec: str) -> tuple[tuple[str, float], ...]:
@@ -121,6 +144,11 @@ def parse_faults(spec: str) -> tuple[tuple[str, float], ...]:
 # --- the server ----------------------------------------------------------------------------
 
 _TARGET_RE = re.compile(r"\binto ([A-Z][A-Za-z ]*?)[.:]")
+_TERMS_RE = re.compile(  # prompts.requirements: the glossary sentence, up to the next one
+    r"(?:^|\s)Translate these terms exactly so: (.+?)\.(?= Domain and style: "
+    r"| Follow these example translations: | Each line starts with its number|\s*$)",
+    re.DOTALL,
+)
 _WHOLE_TEXT_STREAMS = frozenset({"qwen-mt-plus", "qwen-mt-turbo"})
 _Reply = tuple[int, bytes]  # HTTP status, JSON body
 
@@ -184,6 +212,7 @@ class _Job:
     model: str
     text: str
     target: str
+    terms: tuple[tuple[str, str], ...]  # glossary (source, target) pairs
     prompt_tokens: int
     max_tokens: int | None
     stream: bool
@@ -197,21 +226,46 @@ def _content(message: Any) -> str:
     return content
 
 
-def _source_and_target(roles: list[str], contents: list[str], options: Any) -> tuple[str, str]:
-    """(text to translate, target language name), by the three request styles."""
+_Terms = tuple[tuple[str, str], ...]
+
+
+def _option_terms(options: dict[str, Any]) -> _Terms:
+    terms = options.get("terms", [])
+    if not isinstance(terms, list) or not all(
+        isinstance(t, dict)
+        and isinstance(t.get("source"), str)
+        and isinstance(t.get("target"), str)
+        for t in terms
+    ):
+        raise _invalid("translation_options.terms must be a list of {source, target} objects")
+    return tuple((t["source"], t["target"]) for t in terms)
+
+
+def _prompt_terms(instruction: str) -> _Terms:
+    """``... Translate these terms exactly so: page -> Seite; tree -> Baum. ...`` -> pairs."""
+    found = _TERMS_RE.search(instruction)
+    pairs = (pair.partition(" -> ") for pair in found.group(1).split("; ")) if found else ()
+    return tuple((source, target) for source, arrow, target in pairs if arrow)
+
+
+def _source_and_target(
+    roles: list[str], contents: list[str], options: Any
+) -> tuple[str, str, _Terms]:
+    """(text to translate, target language name, glossary terms), by the three styles."""
     user = [c for r, c in zip(roles, contents, strict=True) if r == "user"]
     text = user[-1] if user else contents[-1]
     if options is not None:
         target = options.get("target_lang") if isinstance(options, dict) else None
         if not isinstance(target, str) or not target.strip():
             raise _invalid("translation_options.target_lang must be a language name or code")
-        return text, language_name(target)
+        return text, language_name(target), _option_terms(options)
     if "system" in roles:
-        found = _TARGET_RE.search(contents[roles.index("system")])
-        return text, found.group(1) if found else "German"
+        system = contents[roles.index("system")]
+        found = _TARGET_RE.search(system)
+        return text, found.group(1) if found else "German", _prompt_terms(system)
     head, sep, rest = text.partition("\n\n")
     found = _TARGET_RE.search(head) if sep and head.startswith("Translate") else None
-    return (rest, found.group(1)) if found else (text, "German")
+    return (rest, found.group(1), _prompt_terms(head)) if found else (text, "German", ())
 
 
 def _parse(body: Any, overhead: int) -> _Job:
@@ -232,18 +286,19 @@ def _parse(body: Any, overhead: int) -> _Job:
     max_tokens, options = body.get("max_tokens"), body.get("translation_options")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
         raise _invalid("max_tokens must be an integer >= 1")
-    text, target = _source_and_target(roles, contents, options)
+    text, target, terms = _source_and_target(roles, contents, options)
     prompt = overhead + math.ceil(sum(map(len, contents)) / 4)
     if options is not None:
         prompt += math.ceil(len(json.dumps(options)) / 4)
     stream_options = body.get("stream_options")
     usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
-    return _Job(model, text, target, prompt, max_tokens, bool(body.get("stream")), usage)
+    stream = bool(body.get("stream"))
+    return _Job(model, text, target, terms, prompt, max_tokens, stream, usage)
 
 
-def _completion(job: _Job, number: int, *, cut: bool) -> dict[str, Any]:
-    """The ``chat.completion`` body: the pseudo-translation, cut and billed as asked."""
-    answer, finish = pseudo_translate(job.text, job.target), "stop"
+def _completion(job: _Job, answer: str, number: int, *, cut: bool) -> dict[str, Any]:
+    """The ``chat.completion`` body: ``answer``, cut and billed as asked."""
+    finish = "stop"
     if cut:
         answer, finish = answer[: len(answer) // 2], "length"
     tokens = max(1, math.ceil(len(answer) / 4))
@@ -290,6 +345,7 @@ class _Stats:
     errors: Counter[str] = field(default_factory=Counter)  # 400/401/404/500 request errors
     texts: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)  # 429s of the quota mode, by code
+    corrupted: Counter[str] = field(default_factory=Counter)  # QA faults applied, by kind
 
 
 _LIMIT_REPLIES: dict[str, _Reply] = {
@@ -369,17 +425,63 @@ class _Simulator:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
-        kinds = [kind for kind, _ in config.faults]
-        limits = itertools.accumulate(p for _, p in config.faults)
-        self.thresholds = list(zip(limits, kinds, strict=True))
+        self.thresholds = _thresholds(config.faults, _FAULT_KINDS)  # per request
+        self.answer_thresholds = _thresholds(config.faults, _ANSWER_FAULTS)  # per segment
         self.stats = _Stats()
         self.limits = _Limits(config)
         self.flaky_seen: set[str] = set()
+        self.broken_seen: set[tuple[str, str]] = set()  # (target, segment) of [[sim:breakph]]
+        self.answers: Counter[tuple[str, str]] = Counter()  # (target, segment) answered
         self.answered = 0
 
     def _draw(self) -> str | None:
         u = self.rng.random() if self.thresholds else 1.0
         return next((kind for limit, kind in self.thresholds if u < limit), None)
+
+    def _answer(self, job: _Job, *, faulty: bool) -> str:
+        """The answer's text: each segment translated, or corrupted when a QA fault hits it."""
+        return "\n".join(
+            prefix + self._segment(job, segment, faulty) for prefix, segment in _segments(job.text)
+        )
+
+    def _segment(self, job: _Job, segment: str, faulty: bool) -> str:
+        fault, pick = (None, 0) if faulty else self._answer_fault(job.target, segment)
+        if fault is not None:
+            if fault == "echo" and "[[sim:echo]]" in segment:  # echoed, words or not
+                right = pseudo_translate(segment, job.target, terms=job.terms)
+                wrong = segment if segment != right else None
+            else:
+                wrong = corrupt(segment, job.target, fault, terms=job.terms, pick=pick)
+            if wrong is not None:
+                self.stats.corrupted["script" if fault == "latin" else fault] += 1
+                return wrong
+        return pseudo_translate(segment, job.target, terms=job.terms)
+
+    def _answer_fault(self, target: str, segment: str) -> tuple[str | None, int]:
+        """(QA fault, which placeholder) for one segment: its marker, else a hashed draw."""
+        if "[[sim:" in segment and (marked := self._marker(target, segment)) is not None:
+            return marked, 0
+        if not self.answer_thresholds:
+            return None, 0
+        seen = self.answers[target, segment]
+        self.answers[target, segment] += 1
+        key = f"{self.config.seed}\x1f{seen}\x1f{target}\x1f{segment}".encode()
+        digest = hashlib.blake2b(key, digest_size=16).digest()
+        u = int.from_bytes(digest[:8]) / 2**64
+        fault = next((kind for limit, kind in self.answer_thresholds if u < limit), None)
+        return fault, int.from_bytes(digest[8:])
+
+    def _marker(self, target: str, segment: str) -> str | None:
+        if "[[sim:echo]]" in segment:
+            return "echo"
+        if "[[sim:latin]]" in segment:
+            return "latin"
+        if "[[sim:breakph-always]]" in segment:
+            return "placeholders"
+        if "[[sim:breakph]]" in segment and (target, segment) not in self.broken_seen:
+            self.broken_seen.add((target, segment))
+            return "placeholders"
+        return None
 
     def _trigger(self, text: str) -> str | None:
         if "[[sim:moderation]]" in text:
@@ -418,7 +520,8 @@ class _Simulator:
         if fault == "hang":
             await asyncio.sleep(self.config.hang_seconds)
         self.answered += 1
-        body = _completion(job, self.answered, cut=fault == "length")
+        answer = self._answer(job, faulty=fault is not None)
+        body = _completion(job, answer, self.answered, cut=fault == "length")
         self.limits.bill(time.monotonic(), body["usage"]["total_tokens"])
         if job.stream:
             return await _stream(request, body, job)
@@ -444,12 +547,31 @@ class _Simulator:
                 "errors": stats.errors,
                 "throttled": stats.throttled,
                 "texts": stats.texts,
+                "corrupted": stats.corrupted,
             }
         )
 
     async def reset_view(self, request: web.Request) -> web.Response:
         self.stats = _Stats()
         return web.json_response({"reset": True})
+
+
+def _thresholds(
+    faults: tuple[tuple[str, float], ...], group: tuple[str, ...]
+) -> list[tuple[float, str]]:
+    """(cumulative probability, kind) of the faults of ``group``: one draw picks at most one."""
+    chosen = [(kind, p) for kind, p in faults if kind in group]
+    limits = itertools.accumulate(p for _, p in chosen)
+    return list(zip(limits, (kind for kind, _ in chosen), strict=True))
+
+
+def _segments(text: str) -> list[tuple[str, str]]:
+    """A pack's numbered lines as (``"[n] "``, segment); any other text is one segment."""
+    lines = text.split("\n")
+    prefixes = [f"[{n}] " for n in range(1, len(lines) + 1)]
+    if len(lines) > 1 and all(map(str.startswith, lines, prefixes)):
+        return [(prefix, line[len(prefix) :]) for prefix, line in zip(prefixes, lines, strict=True)]
+    return [("", text)]
 
 
 def make_app(config: SimConfig) -> web.Application:
@@ -539,7 +661,12 @@ def main(argv: list[str] | None = None) -> int:
     add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     add("--port", type=int, default=8000, help="port to bind (default 8000; 0 picks a free one)")
     add("--latency", type=float, default=0.0, help="seconds added to every response")
-    add("--faults", default="", help="KIND=P,... e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01")
+    add(
+        "--faults",
+        default="",
+        help="KIND=P,... e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01 (per request) or "
+        "placeholders=0.05,echo=0.03,dropterms=0.1,script=0.03 (per answer segment)",
+    )
     add("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
     add("--hang-seconds", type=float, default=3600.0, help="how long a hang fault lasts")
     add("--overhead-tokens", type=int, default=45, help="hidden prompt tokens per request")

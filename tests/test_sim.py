@@ -19,6 +19,10 @@ import anyio
 import httpx
 import pytest
 
+from pipeline.models import Settings
+from pipeline.prompts import build_body
+from pipeline.pseudo import corrupt
+from pipeline.qa import check, placeholders
 from pipeline.sim import SimConfig, SimThread, main, parse_faults, pseudo_translate, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,6 +348,7 @@ async def test_text_markers_and_stats() -> None:
         "errors": {},
         "throttled": {},
         "texts": {flaky: 2, bad: 2, "Another [[sim:flaky]]": 1, "Fine": 1},
+        "corrupted": {},
     }
     assert cleared == {
         "requests": 0,
@@ -352,7 +357,241 @@ async def test_text_markers_and_stats() -> None:
         "errors": {},
         "throttled": {},
         "texts": {},
+        "corrupted": {},
     }
+
+
+# --- glossary terms ------------------------------------------------------------------------
+
+TERMS = [("page tree", "Seitenbaum"), ("page", "Seite"), ("Draft", "Entwurf")]
+
+
+def mt_body(text: str, lang: str = "German", *, style: str = "prompt", **kw: Any) -> dict[str, Any]:
+    """The body mtpipe itself sends (``prompts.build_body``)."""
+    domain, memory = kw.pop("domain", ""), kw.pop("memory", ())
+    settings = Settings("qwen-mt-flash", style, "", "auto", domain=domain, memory=memory)
+    return build_body(settings, text, lang, **kw)
+
+
+def test_pseudo_translation_puts_glossary_terms_in() -> None:
+    text = "Edit the Page  tree, the page, pages, a draft and {page} of <b>DRAFT</b>"
+    out = pseudo_translate(text, "German", terms=TERMS)
+    # longest first, any case, any white space; whole words only; never inside placeholders
+    assert out.count("Seitenbaum") == 1 and out.count("Seite") == 2 and "Entwurf" in out
+    assert "<b>Entwurf</b>" in out and "{page}" in out and "pages" not in out
+    assert pseudo_translate(text, "German", terms=TERMS[::-1]) == out  # longest first anyway
+    assert pseudo_translate(text, "ja", terms=TERMS).count("Seite") == 2  # any script
+    assert pseudo_translate("Pages", "de", terms=TERMS) == pseudo_translate("Pages", "de")
+    plural = "{n, plural, one {# page} other {# pages}}"
+    assert pseudo_translate(plural, "de", terms=TERMS).startswith("{n, plural, one {# Seite} ")
+    assert pseudo_translate("x", "de", terms=[("", "leer"), ("  ", "y")]) == "ẋ"
+    assert pseudo_translate("Die STRAßE", "de", terms=[("Straße", "Street")]).endswith(" Street")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("style", ["prompt", "options"])
+async def test_glossary_terms_reach_the_answer(style: str) -> None:
+    text = "Save the page tree as a draft"
+    pack = "[1] Open the page\n[2] Publish the draft"
+    memory = (("Save", "Speichern"),)
+    async with client() as http:
+        single = await post(http, mt_body(text, style=style, terms=TERMS))
+        # with domain, memory and the pack rule around the glossary sentence
+        packed = await post(
+            http,
+            mt_body(
+                pack, style=style, terms=TERMS, packed=True, domain="CMS. Concise.", memory=memory
+            ),
+        )
+    assert content(single) == pseudo_translate(text, "German", terms=TERMS)
+    assert "Seitenbaum" in content(single) and "Entwurf" in content(single)
+    assert lines(packed) == [
+        "[1] " + pseudo_translate("Open the page", "German", terms=TERMS),
+        "[2] " + pseudo_translate("Publish the draft", "German", terms=TERMS),
+    ]
+
+
+@pytest.mark.anyio
+async def test_glossary_terms_from_a_chat_system_message_and_bad_terms() -> None:
+    system = "Translate the user's text into German. Translate these terms exactly so: a -> b; "
+    system += "tree -> Baum; odd; x->y."
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "A tree"}]
+    bad = {"target_lang": "German", "terms": [{"source": "a"}]}
+    async with client() as http:
+        answer = await post(http, {"model": "qwen2.5-14b-instruct", "messages": messages})
+        refused = await post(http, chat("Hi", translation_options=bad))
+    assert content(answer) == "b Baum"
+    assert refused.status_code == 400 and "terms" in error(refused)["message"]
+
+
+# --- QA faults -----------------------------------------------------------------------------
+
+
+def lines(response: httpx.Response) -> list[str]:
+    return content(response).split("\n")
+
+
+def segments(response: httpx.Response) -> list[str]:
+    """A pack's answer without its ``[n] `` prefixes, which must run 1, 2, 3 ..."""
+    numbered = [line.partition(" ") for line in lines(response)]
+    assert [n for n, _, _ in numbered] == [f"[{i}]" for i in range(1, len(numbered) + 1)]
+    return [text for _, _, text in numbered]
+
+
+def pack_of(texts: list[str]) -> str:
+    return "\n".join(f"[{i}] {text}" for i, text in enumerate(texts, 1))
+
+
+MIXED = [
+    "Delete %(name)s now",
+    "Plain words only",
+    "OK",
+    "{count, plural, one {# file} other {# files}}",
+    "<b>Bold</b> move",
+    "%(count)s / %(total)s",
+]
+
+
+@pytest.mark.anyio
+async def test_placeholders_fault_breaks_only_segments_with_a_placeholder() -> None:
+    async with client(SimConfig(faults=(("placeholders", 1.0),))) as http:
+        answer = segments(await post(http, chat(PROMPT.format(lang="German", text=pack_of(MIXED)))))
+        counted = await stats(http)
+    right = [pseudo_translate(text, "German") for text in MIXED]
+    broken = [text for text, out, ok in zip(MIXED, answer, right, strict=True) if out != ok]
+    assert broken == [text for text in MIXED if placeholders(text)]
+    for text, out in zip(MIXED, answer, strict=True):
+        flags = check(text, out, target_lang="German")
+        assert flags == (("placeholders",) if text in broken else ()), (text, out)
+    assert counted["corrupted"] == {"placeholders": 4} and counted["ok"] == 1
+    assert "%(ñáááḿé)s" in answer[0] and "pluriel" in answer[3]
+    assert ("<b>" in answer[4]) != ("</b>" in answer[4])  # one of the two tags dropped
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["echo", "dropterms", "script"])
+async def test_echo_dropterms_and_script_faults(kind: str) -> None:
+    texts = ["Save the page", "OK", "Delete the draft now", "{name}"]
+    async with client(SimConfig(faults=((kind, 1.0),))) as http:
+        answer = segments(await post(http, mt_body(pack_of(texts), terms=TERMS, packed=True)))
+        japanese = content(await post(http, mt_body("Save the page", "Japanese")))
+        counted = await stats(http)
+    right = [pseudo_translate(text, "German", terms=TERMS) for text in texts]
+    wrong = {
+        "echo": texts[::2],
+        "dropterms": [pseudo_translate(text, "German") for text in texts[::2]],
+        "script": [pseudo_translate(text, "Russian") for text in texts[::2]],  # Cyrillic
+    }[kind]
+    assert answer == [wrong[0], right[1], wrong[1], right[3]]  # "OK", "{name}": nothing to do
+    flags = [
+        check(text, out, target_lang="de", terms=TERMS)
+        for text, out in zip(texts, answer, strict=True)
+    ]
+    expected = {"echo": "echo", "dropterms": "glossary", "script": "script"}[kind]
+    assert [expected in f for f in flags] == [True, False, True, False]
+    assert flags[1::2] == [(), ()]
+    assert (
+        japanese
+        == {
+            "echo": "Save the page",
+            "dropterms": pseudo_translate("Save the page", "Japanese"),  # no terms to drop
+            "script": pseudo_translate("Save the page", "English"),  # Latin
+        }[kind]
+    )
+    assert counted["corrupted"] == {kind: 2 if kind == "dropterms" else 3}
+
+
+@pytest.mark.anyio
+async def test_answer_fault_draws_are_seeded_per_segment() -> None:
+    texts = [f"Rename {{item{i}}} to %(name)s" for i in range(300)]
+    body = chat(PROMPT.format(lang="German", text=pack_of(texts)))
+    rounds: dict[int, list[list[str]]] = {}
+    for seed in (1, 1, 2):
+        config = SimConfig(seed=seed, faults=(("placeholders", 0.2), ("echo", 0.1)))
+        async with client(config) as http:
+            runs = [segments(await post(http, body)) for _ in range(2)]
+            counted = (await stats(http))["corrupted"]
+        assert 60 < counted["placeholders"] < 180 and 25 < counted["echo"] < 95
+        if seed in rounds:
+            assert runs == rounds[seed]  # the same seed corrupts the same segments
+        rounds[seed] = runs
+    assert rounds[1][0] != rounds[1][1]  # a segment sent again draws again
+    assert rounds[1][0] != rounds[2][0]
+
+
+@pytest.mark.anyio
+async def test_fault_markers() -> None:
+    echo, latin = "Say [[sim:echo]] hi", "Read this [[sim:latin]]"
+    once, always = "Delete {count} files [[sim:breakph]]", "Rename %s [[sim:breakph-always]]"
+    sent = [(echo, "German"), (once, "German"), (once, "German"), (once, "Japanese")]
+    sent += [(always, "German"), (always, "German"), (latin, "Japanese"), (latin, "German")]
+    async with client() as http:
+        answers = [
+            content(await post(http, chat(PROMPT.format(lang=lang, text=text))))
+            for text, lang in sent
+        ]
+        counted = await stats(http)
+    assert answers[0] == echo
+    assert "{count}" not in answers[1] and answers[2] == pseudo_translate(once, "German")
+    assert "{count}" not in answers[3] and katakana(answers[3])  # first time in Japanese
+    assert answers[4] == answers[5] and "%s" not in answers[4] and "breakph-always" in answers[4]
+    assert answers[6] == pseudo_translate(latin, "English") and answers[6] != latin
+    assert answers[7] == pseudo_translate(latin, "German")  # Latin is the right script there
+    assert counted["corrupted"] == {"echo": 1, "placeholders": 4, "script": 1}
+
+
+@pytest.mark.anyio
+async def test_answer_faults_leave_request_faults_alone() -> None:
+    config = SimConfig(seed=4, faults=(("echo", 0.9), ("503", 0.1)))
+    async with client(config) as http:
+        codes = Counter([(await post(http, chat("Hello there"))).status_code for _ in range(200)])
+        counted = await stats(http)
+    assert 5 < codes[503] < 40 and codes[200] == 200 - codes[503]  # ~10% per request
+    assert 150 < counted["corrupted"]["echo"] < codes[200]  # ~90% of the answers
+
+
+def test_answer_faults_are_parsed_and_checked() -> None:
+    assert parse_faults("429=0.6,placeholders=0.6,echo=0.2,dropterms=0.1,script=0.1") == (
+        ("429", 0.6),
+        ("placeholders", 0.6),
+        ("echo", 0.2),
+        ("dropterms", 0.1),
+        ("script", 0.1),
+    )
+    with pytest.raises(ValueError, match="more than 1"):
+        parse_faults("echo=0.6,script=0.6")
+    with pytest.raises(ValueError, match=r"known: 429, .*placeholders, echo, dropterms, script"):
+        parse_faults("garble=0.1")
+
+
+@pytest.mark.parametrize("lang", ["German", "Japanese", "Russian"])
+def test_every_corruption_of_the_corpus_is_a_fault_qa_flags(lang: str) -> None:
+    counts: Counter[str] = Counter()
+    for i, text in enumerate(ui_strings()):
+        for kind in ("placeholders", "echo", "script"):
+            wrong = corrupt(text, lang, kind, pick=i)
+            if wrong is None:
+                continue
+            counts[kind] += 1
+            assert kind in check(text, wrong, target_lang=lang), (kind, text, wrong)
+        if placeholders(text):  # every segment with a placeholder can have one broken
+            assert corrupt(text, lang, "placeholders") is not None, text
+    assert counts["placeholders"] > 1000 and counts["echo"] > 2000 and counts["script"] > 2000
+
+
+def test_corrupt_refuses_what_cannot_show_the_fault() -> None:
+    for text in ("OK", "Yes", "%(count)s / %(total)s", "{count}", "42", "Café"):
+        assert corrupt(text, "German", "echo") is None, text
+    for text in ("OK", "Café crème", "%(name)s", "{name} <b>{x}</b>"):
+        assert corrupt(text, "German", "script") is None, text
+    assert corrupt("Plain words", "German", "placeholders") is None
+    assert corrupt("Save the page", "German", "dropterms") is None  # no terms
+    assert corrupt("Save it", "German", "dropterms", terms=TERMS) is None  # none found
+    assert corrupt("Save it", "German", "latin") is None  # German is written in Latin script
+    assert corrupt("{count}", "Japanese", "latin") is None  # nothing would change
+    # a placeholder that is the whole text is "translated" rather than dropped
+    assert corrupt("{count}", "German", "placeholders") == "{çöööüñţ}"
+    assert corrupt("%s", "German", "placeholders") == "%š"
 
 
 # --- quota mode ----------------------------------------------------------------------------
