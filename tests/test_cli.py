@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -286,7 +287,10 @@ def test_stream_with_whole_text_chunks(sim: Sim, ui_csv: Path, tmp_path: Path) -
     assert read_csv(out)["text_de"].to_list() == read_csv(plain)["text_de"].to_list()
 
 
-def test_faults_are_retried_to_completion(sim_factory, ui_csv: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("pack", [["--pack", "off"], ["--pack-segments", "4"]])
+def test_faults_are_retried_to_completion(
+    sim_factory: Callable[..., Sim], ui_csv: Path, tmp_path: Path, pack: list[str]
+) -> None:
     faulty = sim_factory(
         "--faults",
         "429=0.1,500=0.05,503=0.03,reset=0.03,badjson=0.03,length=0.03,envelope=0.03",
@@ -294,13 +298,29 @@ def test_faults_are_retried_to_completion(sim_factory, ui_csv: Path, tmp_path: P
         "7",
     )
     run = mtpipe(
-        "translate", ui_csv, "--to", "de,ja", "--base-url", faulty.base_url, "--concurrency", "8"
+        "translate",
+        ui_csv,
+        "--to",
+        "de,ja",
+        "--base-url",
+        faulty.base_url,
+        "--concurrency",
+        "8",
+        *pack,
     )
     assert run.code == 0, run.stderr
     frame = read_csv(tmp_path / "ui.translated.csv")
-    assert frame["mt_error"].null_count() == frame.height
+    assert frame["mt_error"].null_count() == frame.height  # none lost
+    assert frame["text_de"].null_count() == frame["text"].null_count()
     report = json.loads((tmp_path / "ui.translated.csv.report.json").read_text())
-    assert sum(report["retries"].values()) > 0
+    stats = faulty.stats()
+    faults = sum(stats["faults"].values())
+    assert faults > 0 and sum(report["retries"].values()) == faults  # each fault retried once
+    # every request beyond the planned ones was the retry of a fault: nothing finished
+    # was requested again
+    assert stats["requests"] == report["requests"] + faults
+    if pack == ["--pack", "off"]:
+        assert report["requests"] == report["units"]
     assert set(report["retries"]) <= {
         "rate_limit_requests",
         "http_500",
