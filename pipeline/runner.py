@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -93,6 +94,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     plan = _plan(job, table, settings, context, terms_for)
     with ckpt.Checkpoint(job.checkpoint) as checkpoint:
         todo = _todo(plan, checkpoint, job, report)
+        plan = replace(plan, units=plan.units.select("key"))  # the texts live on in ``todo``
         events.start(job=job.name, report=report)
         if todo.height:
             requests = plan_requests(
@@ -102,7 +104,10 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
                 packing=_packing(job),
                 terms_for=terms_for,
             )
+            del todo  # planned block by block from here; freed as the run goes
             await _translate(job, settings, requests, checkpoint, report, events, handle_signals)
+        else:
+            del todo
         results = checkpoint.results(plan.units["key"])
     write_outputs(job, table, plan, results, report, terms_for)
     report.wall_seconds = time.monotonic() - started
