@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from .config import resolve_language
 
-__all__ = ["FLAGS", "check", "missing_placeholders", "placeholders"]
+__all__ = ["FLAGS", "check", "missing_placeholders", "placeholders", "prose"]
 
 FLAGS = ("echo", "empty", "length_ratio", "placeholders", "glossary", "script")
 
@@ -256,6 +256,11 @@ _CACHED_CHARS = 1000  # longer texts are rare: not worth the memory
 def _scan_source(text: str) -> tuple[Counter[str], str]:
     """``_scan``, remembered for short texts: a source is checked once per target language."""
     return _scan_short(text) if len(text) <= _CACHED_CHARS else _scan(text)
+
+
+def prose(text: str) -> str:
+    """``text`` with every protected token blanked out: what a translator may change."""
+    return _scan_source(text)[1]
 
 
 def placeholders(text: str) -> Counter[str]:

@@ -23,6 +23,7 @@ import polars as pl
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import checkpoint as ckpt
+from . import qa
 from .budget import Budget
 from .client import Client, RetryPolicy, make_session
 from .config import MODELS, Job, cost_usd, model_info
@@ -167,7 +168,12 @@ def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
 
 
 def _terms_for(job: Job) -> TermsFor | None:
-    return load_glossary(job.glossary).for_text if job.glossary is not None else None
+    """The glossary entries found in a text's translatable prose (never inside a placeholder:
+    ``title`` in ``%(title)s`` is not a term to translate)."""
+    if job.glossary is None:
+        return None
+    glossary = load_glossary(job.glossary)
+    return lambda text, lang: glossary.for_text(qa.prose(text), lang)
 
 
 def _plan(
