@@ -492,19 +492,19 @@ class _Simulator:
         return None
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        arrival = time.monotonic()
         self.stats.requests += 1
         fault = self._draw()  # before any await: arrival order
-        refused = self.limits.admit(time.monotonic())
+        refused = self.limits.admit(arrival)
         if refused is not None:
             code, wait = refused
             self.stats.throttled[code] += 1
             return _response(_LIMIT_REPLIES[code], retry_after=wait)
-        if self.config.latency:
-            await asyncio.sleep(self.config.latency)
         try:
             job = await self._read(request)
         except _Reject as exc:
             self.stats.errors[str(exc.reply[0])] += 1
+            await self._latency(arrival)
             return _response(exc.reply)
         self.stats.texts[job.text] += 1
         fault = (self._trigger(job.text) if "[[sim:" in job.text else None) or fault
@@ -513,8 +513,10 @@ class _Simulator:
         else:
             self.stats.faults[fault] += 1
         if fault in _FAULT_REPLIES:
+            await self._latency(arrival)
             return _response(_FAULT_REPLIES[fault], fault)
         if fault == "reset" and request.transport is not None:
+            await self._latency(arrival)
             request.transport.abort()
             return web.Response()  # never sent: aiohttp finds the transport closed
         if fault == "hang":
@@ -523,9 +525,19 @@ class _Simulator:
         answer = self._answer(job, faulty=fault is not None)
         body = _completion(job, answer, self.answered, cut=fault == "length")
         self.limits.bill(time.monotonic(), body["usage"]["total_tokens"])
+        await self._latency(arrival)
         if job.stream:
             return await _stream(request, body, job)
         return web.json_response(body, dumps=_dumps)
+
+    async def _latency(self, arrival: float) -> None:
+        """Answer ``latency`` seconds after the request arrived, the work done meanwhile:
+        like a real server, whose latency includes its own work, so the simulator's CPU
+        does not add to every answer's delay."""
+        if self.config.latency:
+            remaining = arrival + self.config.latency - time.monotonic()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
 
     async def _read(self, request: web.Request) -> _Job:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
