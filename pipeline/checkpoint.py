@@ -26,7 +26,7 @@ import polars as pl
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .errors import CheckpointError, LockedError
-from .models import Result, Status
+from .models import Result, Status, Usage
 
 __all__ = ["Checkpoint", "Failure", "Summary", "record"]
 
@@ -192,6 +192,17 @@ class Checkpoint:
             frames.append(frame)
         return pl.concat(frames) if frames else pl.DataFrame(schema=RESULT_SCHEMA)
 
+    def pieces(self) -> dict[str, Result]:
+        """Finished pieces of long units (``Status.PIECE``), by piece key."""
+        rows = self._db.execute(
+            "SELECT key, translation, prompt_tokens, completion_tokens, attempts FROM results "
+            "WHERE status = 'piece'"
+        )
+        return {
+            key: Result(key, Status.PIECE, text, Usage(prompt, completion), attempts)
+            for key, text, prompt, completion, attempts in rows
+        }
+
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, count(*) FROM results GROUP BY status")
         return {status: n for status, n in rows}
@@ -203,8 +214,10 @@ class Checkpoint:
         tokens = {
             model: (int(p), int(c))
             for model, p, c in db.execute(
+                # a finished long unit's usage includes its pieces' rows: count them once
                 "SELECT model, sum(prompt_tokens), sum(completion_tokens) FROM results "
-                "GROUP BY model"
+                "WHERE status != 'piece' OR substr(key, 1, instr(key, '/') - 1) NOT IN "
+                "(SELECT key FROM results WHERE status = 'done') GROUP BY model"
             )
         }
         failures = []

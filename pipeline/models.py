@@ -24,6 +24,7 @@ __all__ = [
     "Status",
     "Unit",
     "Usage",
+    "piece_key",
 ]
 
 
@@ -49,6 +50,12 @@ class Status(enum.StrEnum):
     DONE = "done"
     FAILED_TRANSIENT = "failed_transient"  # retried automatically on the next run
     FAILED_PERMANENT = "failed_permanent"  # kept until --retry-failed
+    PIECE = "piece"  # one finished piece of a long unit (key: piece_key), never paid twice
+
+
+def piece_key(unit_key: str, index: int) -> str:
+    """The checkpoint key of piece ``index`` of a long unit."""
+    return f"{unit_key}/{index}"
 
 
 @dataclass(frozen=True, slots=True)

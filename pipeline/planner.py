@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
 from .config import model_info
-from .models import Piece, Request, Settings, Unit
+from .models import Piece, Request, Settings, Unit, piece_key
 from .prompts import build_body
 
 __all__ = [
@@ -221,19 +221,21 @@ def plan_requests(
     packing: Packing = Packing(enabled=False),
     block_rows: int = 10_000,
     terms_for: TermsFor | None = None,
+    stored_pieces: Container[str] = frozenset(),
 ) -> Iterator[Request]:
     """Requests for every unit of ``units`` (CellPlan.units rows), lazily, block by block.
 
     Long units are split into pieces; short pieces are packed per target
     language.  Units of one block are planned together, so packs never wait
-    for more than one block.
+    for more than one block.  Pieces of long units in ``stored_pieces``
+    (finished by an earlier run) are not sent again.
     """
     for block in units.iter_slices(block_rows):
         packs: dict[str, _Pack] = {}
         for key, text, lang, context, cells in block.iter_rows():
             terms = terms_for(text, lang) if terms_for is not None else ()
             unit = Unit(key, text, lang, _context(context), cells, terms)
-            for piece in pieces_of(unit, chunking.max_chars):
+            for piece in _unsent(pieces_of(unit, chunking.max_chars), stored_pieces):
                 tokens = estimate_tokens(piece.text)
                 if not (packing.enabled and _packable(piece, tokens, packing)):
                     yield make_request((piece,), settings)
@@ -246,6 +248,13 @@ def plan_requests(
         for pack in packs.values():
             if pack.pieces:
                 yield make_request(pack.pieces, settings)
+
+
+def _unsent(pieces: list[Piece], stored: Container[str]) -> list[Piece]:
+    """The pieces still to send; at least the last, so the unit is joined and recorded."""
+    if len(pieces) == 1 or not stored:
+        return pieces
+    return [p for p in pieces if piece_key(p.unit.key, p.index) not in stored] or pieces[-1:]
 
 
 class _Pack:

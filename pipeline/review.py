@@ -12,6 +12,7 @@ Nothing here does I/O: the runner records what comes out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from . import qa
@@ -32,11 +33,18 @@ class Reviewed:
 
 
 class Reviewer:
-    def __init__(self, settings: Settings, *, chunking: Chunking, qa_mode: str = "warn") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        chunking: Chunking,
+        qa_mode: str = "warn",
+        stored: Mapping[str, Result] | None = None,
+    ) -> None:
         self._settings = settings
         self._chunking = chunking
         self._qa = qa_mode
-        self._joiner = Joiner(settings.model)
+        self._joiner = Joiner(settings.model, stored)
         self._qa_retried: set[str] = set()
 
     def review(self, request: Request, outcome: Outcome) -> Reviewed:
@@ -47,7 +55,9 @@ class Reviewer:
             return Reviewed(resend=resend, retries=[f"pack_{outcome.error_reason or 'misaligned'}"])
         reviewed = Reviewed()
         for piece in pieces:
-            result = self._joiner.add(piece)
+            result, record = self._joiner.add(piece)
+            if record is not None:
+                reviewed.results.append((record, 0))
             if result is not None:
                 self._inspect(piece.piece.unit, result, reviewed)
         return reviewed

@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -98,15 +98,19 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
         plan = replace(plan, units=plan.units.select("key"))  # the texts live on in ``todo``
         events.start(job=job.name, report=report)
         if todo.height:
+            stored = checkpoint.pieces()
             requests = plan_requests(
                 todo,
                 settings,
                 chunking=Chunking(job.chunk_chars),
                 packing=_packing(job),
                 terms_for=terms_for,
+                stored_pieces=stored.keys(),
             )
             del todo  # planned block by block from here; freed as the run goes
-            await _translate(job, settings, requests, checkpoint, report, events, handle_signals)
+            await _translate(
+                job, settings, requests, checkpoint, report, events, handle_signals, stored
+            )
         else:
             del todo
         results = checkpoint.results(plan.units["key"])
@@ -224,11 +228,12 @@ async def _translate(
     report: Report,
     events: Events,
     handle_signals: bool,
+    stored: Mapping[str, Result],
 ) -> None:
     stopping = anyio.Event()
     budget = Budget(job.max_cost, job.model)
     send, receive = anyio.create_memory_object_stream[Sequence[Result]](job.concurrency * 4)
-    reviewer = Reviewer(settings, chunking=Chunking(job.chunk_chars), qa_mode=job.qa)
+    reviewer = Reviewer(settings, chunking=Chunking(job.chunk_chars), qa_mode=job.qa, stored=stored)
     handle = _handler(reviewer, report, events, send, budget)
     async with (
         make_session(concurrency=job.concurrency) as http,

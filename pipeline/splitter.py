@@ -12,10 +12,10 @@ packs, and hands back whole unit results.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .models import Outcome, Piece, Request, Result, Status, Usage
+from .models import Outcome, Piece, Request, Result, Status, Usage, piece_key
 
 __all__ = ["Joiner", "PieceResult", "halves", "piece_results", "share", "shares"]
 
@@ -115,10 +115,18 @@ def _status(outcome: Outcome) -> Status:
 
 
 class Joiner:
-    """Collects piece results until a unit is complete."""
+    """Collects piece results until a unit is complete.
 
-    def __init__(self, model: str = "") -> None:
+    Each finished piece of a long unit is also handed back as a ``Status.PIECE``
+    record to checkpoint, and ``stored`` (such records from an earlier run)
+    fills a unit's slots, so a crash in the middle of a long document does not
+    pay for its finished pieces again.  A stored translation keeps its
+    surrounding white space.
+    """
+
+    def __init__(self, model: str = "", stored: Mapping[str, Result] | None = None) -> None:
         self._model = model
+        self._stored = stored or {}
         self._open: dict[str, list[PieceResult | None]] = {}
         self._carried: dict[str, tuple[Usage, int]] = {}
 
@@ -134,18 +142,31 @@ class Joiner:
         before, attempts = self._carried.get(result.key, (Usage(), 0))
         self._carried[result.key] = (before + result.usage, attempts + result.attempts)
 
-    def add(self, result: PieceResult) -> Result | None:
-        """The unit's result once its last piece has arrived, else None."""
+    def add(self, result: PieceResult) -> tuple[Result | None, Result | None]:
+        """(the unit's result once its last piece has arrived, the piece's own record)."""
         piece = result.piece
         key = piece.unit.key
         if piece.count == 1:
-            return self._result([result])
-        slots = self._open.setdefault(key, [None] * piece.count)
+            return self._result([result]), None
+        slots = self._open.get(key) or self._open.setdefault(key, self._slots(piece))
         slots[piece.index] = result
+        record = _piece_record(result, self._model) if result.status is Status.DONE else None
         if any(slot is None for slot in slots):
-            return None
+            return None, record
         del self._open[key]
-        return self._result([s for s in slots if s is not None])
+        return self._result([s for s in slots if s is not None]), record
+
+    def _slots(self, piece: Piece) -> list[PieceResult | None]:
+        """A long unit's slots, those finished in an earlier run filled in."""
+        slots: list[PieceResult | None] = [None] * piece.count
+        for index in range(piece.count):
+            stored = self._stored.get(piece_key(piece.unit.key, index))
+            if stored is not None and stored.translation is not None:
+                whole = Piece(piece.unit, index, piece.count, "")  # white space included
+                slots[index] = PieceResult(
+                    whole, stored.translation, stored.usage, stored.attempts, Status.DONE
+                )
+        return slots
 
     def _result(self, parts: list[PieceResult]) -> Result:
         unit = parts[0].piece.unit
@@ -156,6 +177,20 @@ class Joiner:
     @property
     def pending_units(self) -> int:
         return len(self._open)
+
+
+def _piece_record(result: PieceResult, model: str) -> Result:
+    piece = result.piece
+    text = piece.lead + (result.translation or "") + piece.trail
+    return Result(
+        piece_key(piece.unit.key, piece.index),
+        Status.PIECE,
+        text,
+        result.usage,
+        result.attempts,
+        model=model,
+        lang=piece.unit.target_lang,
+    )
 
 
 def _unit_result(key: str, parts: list[PieceResult], carried: tuple[Usage, int] | None) -> Result:

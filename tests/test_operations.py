@@ -205,3 +205,41 @@ def test_budget_stops_and_a_larger_budget_continues(sim: Sim, tmp_path: Path) ->
     second = mtpipe(*args, "--max-cost", "1")
     assert second.code == 0, second.stderr
     assert _report(tmp_path / "b.translated.csv")["reused"] == report["translated"]
+
+
+def test_finished_pieces_of_a_long_cell_are_not_paid_twice(sim: Sim, tmp_path: Path) -> None:
+    paragraphs = [f"Paragraph {i} talks about the page tree and its settings." for i in range(8)]
+    paragraphs[5] += " [[sim:flaky]]"  # this piece fails once (HTTP 500)
+    doc = "\n\n".join(paragraphs)
+    src = tmp_path / "doc.jsonl"
+    src.write_text(json.dumps({"id": 1, "body": doc}) + "\n", encoding="utf-8")
+    args = (
+        "translate",
+        src,
+        "--to",
+        "de",
+        "--column",
+        "body",
+        "--base-url",
+        sim.base_url,
+        "--chunk-chars",
+        "200",
+        "--pack",
+        "off",
+    )
+    sim.reset()
+    first = mtpipe(*args, "--max-attempts", "1")
+    assert first.code == 3  # the unit failed on its flaky piece...
+    sent_first = sim.stats()["texts"]
+    assert len(sent_first) == 3  # 8 paragraphs in pieces of at most 200 characters
+    sim.reset()
+    second = mtpipe(*args)
+    assert second.code == 0, second.stderr
+    resent = list(sim.stats()["texts"])
+    assert len(resent) == 1 and "[[sim:flaky]]" in resent[0]  # ...only that piece is sent again
+    out = json.loads((tmp_path / "doc.translated.jsonl").read_text())
+    assert out["body_de"].count("\n\n") == doc.count("\n\n")
+    report = _report(tmp_path / "doc.translated.jsonl")
+    assert report["translated"] == 1
+    status = mtpipe("status", tmp_path / "doc.translated.jsonl.checkpoint.sqlite")
+    assert "1 done" in status.stdout

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.models import Completion, Outcome, Piece, Request, Status, Unit, Usage
+from pipeline.models import Completion, Outcome, Piece, Request, Result, Status, Unit, Usage
 from pipeline.splitter import Joiner, halves, piece_results, share
 
 
@@ -37,9 +37,12 @@ def test_joiner_rebuilds_long_units_with_white_space() -> None:
     p1 = Piece(unit, 1, 2, "B.", "", " ")
     joiner = Joiner()
     r1 = piece_results(Request((p1,), {}), _outcome("Bé.", Usage(50, 3)))[0]
-    assert joiner.add(r1) is None and joiner.pending_units == 1
+    unit_result, record = joiner.add(r1)
+    assert unit_result is None and joiner.pending_units == 1
+    assert record is not None and record.key == "k/1" and record.status is Status.PIECE
+    assert record.translation == "Bé. " and record.usage == Usage(50, 3)
     r0 = piece_results(Request((p0,), {}), _outcome("Á.", Usage(51, 2)))[0]
-    result = joiner.add(r0)
+    result, _ = joiner.add(r0)
     assert result is not None
     assert result.translation == " Á.\n\nBé. "
     assert result.usage == Usage(101, 5)
@@ -49,7 +52,7 @@ def test_joiner_rebuilds_long_units_with_white_space() -> None:
 def test_failed_piece_fails_the_unit_but_keeps_usage() -> None:
     unit = Unit("k", "x", "German")
     piece = Piece(unit, 0, 1, "x")
-    result = Joiner().add(
+    result, _ = Joiner().add(
         piece_results(Request((piece,), {}), _outcome(None, Usage(7, 0), permanent=True))[0]
     )
     assert result is not None
@@ -89,6 +92,16 @@ def test_rejected_pack_usage_is_carried_to_units() -> None:
     joiner = Joiner()
     joiner.reject(request, _outcome("garbage", Usage(40, 10)))
     alone = Request((request.pieces[0],), {})
-    result = joiner.add(piece_results(alone, _outcome("AA", Usage(50, 2)))[0])  # type: ignore[index]
+    result, _ = joiner.add(piece_results(alone, _outcome("AA", Usage(50, 2)))[0])  # type: ignore[index]
     assert result is not None
     assert result.usage == Usage(70, 7) and result.attempts == 4
+
+
+def test_pieces_finished_by_an_earlier_run_fill_their_slots() -> None:
+    unit = Unit("k", " A.\n\nB. ", "German")
+    stored = {"k/0": Result("k/0", Status.PIECE, " Á.\n\n", Usage(51, 2), 1)}
+    joiner = Joiner(stored=stored)
+    last = Piece(unit, 1, 2, "B.", "", " ")
+    result, _ = joiner.add(piece_results(Request((last,), {}), _outcome("Bé.", Usage(50, 3)))[0])
+    assert result is not None and result.translation == " Á.\n\nBé. "
+    assert result.usage == Usage(101, 5)  # the stored piece's billed usage stays with its unit
