@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.conftest import ROOT, Sim, corpus, mtpipe, mtpipe_env
 
@@ -116,13 +117,16 @@ def test_kill_9_at_random_moments_then_resume(
     assert len(texts) == len({row for row in pl.read_csv(src, infer_schema=False)["text"]})
 
 
-def test_sigterm_stops_gracefully(sim_factory: Callable[..., Sim], tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_stop_gracefully(
+    sim_factory: Callable[..., Sim], tmp_path: Path, signum: signal.Signals
+) -> None:
     src = _source(tmp_path)
     slow = sim_factory("--latency", "0.05")
     out = tmp_path / "out.csv"
     process = _start(src, out, slow)
     time.sleep(1.5)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     code = process.wait(timeout=20)
     assert process.stderr is not None
     stderr = process.stderr.read().decode()
