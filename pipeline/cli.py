@@ -2,7 +2,8 @@
 
 Exit codes: 0 every cell translated; 3 finished with failed or untranslated
 cells; 2 bad usage or input; 4 the provider rejected the configuration
-(key, model, billing); 1 anything unexpected; 130 interrupted.
+(key, model, billing); 75 another run holds the checkpoint; 1 anything
+unexpected; 130 interrupted.  Each PipelineError carries its own code.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .options import OPTIONS, Option, build_job, coerce, load_job_file
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_FAILED_CELLS, EXIT_PROVIDER = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_UNEXPECTED = 0, 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="mtpipe",
         description="Translate the text columns of tables through Qwen MT models, resumably.",
         epilog="Exit codes: 0 ok, 3 some cells failed, 2 bad usage or input, "
-        "4 provider rejected key/model/billing, 1 unexpected.",
+        "4 provider rejected key/model/billing, 75 checkpoint in use, 1 unexpected.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_translate(sub)

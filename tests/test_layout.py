@@ -37,7 +37,7 @@ LAYERS = {
     "cli": 6,
     "__main__": 7,
     "sim": 5,
-    "__init__": 7,
+    "__init__": 7,  # the public facade: exports from every layer, imported on first use
 }
 
 
@@ -81,3 +81,10 @@ def test_every_command_and_option_is_in_the_readme() -> None:
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert re.search(re.escape(flag) + r"\b", readme), f"{name} {flag} undocumented"
+
+
+def test_the_public_api_resolves() -> None:
+    import pipeline
+
+    for name in pipeline.__all__:
+        assert getattr(pipeline, name) is not None, name
