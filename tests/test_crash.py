@@ -21,7 +21,7 @@ from tests.conftest import ROOT, Sim, corpus, mtpipe, mtpipe_env
 CONCURRENCY = 4
 
 
-def _source(tmp_path: Path, n: int = 240) -> Path:
+def _source(tmp_path: Path, n: int = 400) -> Path:
     path = tmp_path / "news.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
