@@ -25,16 +25,15 @@ import email.utils
 import json
 import math
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import aiohttp
 import anyio
-import httpx
-from httpx_aiohttp import HttpxAiohttpClient
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -49,6 +48,9 @@ from .config import MODELS, model_info
 from .errors import PermanentError, ProviderConfigError, RequestError, TransientError, UsageError
 from .models import Completion, Outcome, Usage
 from .pacing import Pacer, Slot
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "Client",
@@ -79,7 +81,8 @@ class RetryPolicy:
     jitter: float = 1.0
 
 
-Http = httpx.AsyncClient | aiohttp.ClientSession
+# httpx is imported only where an httpx client is used: runs send through aiohttp.
+Http = Union["httpx.AsyncClient", aiohttp.ClientSession]
 
 
 def make_http_client(*, concurrency: int, timeout: float) -> httpx.AsyncClient:
@@ -88,6 +91,9 @@ def make_http_client(*, concurrency: int, timeout: float) -> httpx.AsyncClient:
     httpx's own pool collapses under hundreds of concurrent requests
     (encode/httpx#3215).  asyncio only; close it with ``aclose()``.
     """
+    import httpx
+    from httpx_aiohttp import HttpxAiohttpClient
+
     if concurrency < 1:
         raise UsageError(f"concurrency must be at least 1, not {concurrency}")
     limits = httpx.Limits(
@@ -233,12 +239,9 @@ class Client:
         except TimeoutError as exc:
             limit = f" within {self._timeout} s" if self._timeout is not None else ""
             raise TransientError("timeout", f"no answer{limit}") from exc
-        except httpx.TimeoutException as exc:
-            reason = "connection" if _disguised_connection_error(exc) else "timeout"
+        except _transport_errors() as exc:  # evaluated only when something was raised
+            reason = "timeout" if _timed_out(exc) else "connection"
             raise TransientError(reason, self._clean(f"{type(exc).__name__}: {exc}")) from exc
-        except (httpx.TransportError, aiohttp.ClientError) as exc:
-            message = self._clean(f"{type(exc).__name__}: {exc}")
-            raise TransientError("connection", message) from exc
 
     async def _post(self, body: dict[str, Any]) -> Completion:
         headers: Mapping[str, str]
@@ -253,6 +256,8 @@ class Client:
                     return await self._read_stream(_aiohttp_lines(reply), model)
                 status, headers, raw = reply.status, reply.headers, await reply.read()
         else:
+            import httpx
+
             timeout = httpx.USE_CLIENT_DEFAULT if self._timeout is None else self._timeout
             request = self._http.stream(
                 "POST", self._url, content=data, headers=self._headers, timeout=timeout
@@ -396,10 +401,19 @@ async def _aiohttp_lines(reply: aiohttp.ClientResponse) -> AsyncIterator[str]:
         yield raw.decode("utf-8", "replace").rstrip("\r\n")
 
 
-def _disguised_connection_error(exc: httpx.TimeoutException) -> bool:
-    """httpx-aiohttp maps every aiohttp ClientConnectionError (refused, reset) to ConnectTimeout."""
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a lost connection raises: aiohttp's errors, and httpx's when httpx is in use."""
+    httpx = sys.modules.get("httpx")
+    return (aiohttp.ClientError,) if httpx is None else (aiohttp.ClientError, httpx.TransportError)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """An httpx timeout, unless httpx-aiohttp disguised a refused or reset connection as one."""
+    httpx = sys.modules.get("httpx")
+    if httpx is None or not isinstance(exc, httpx.TimeoutException):
+        return False
     cause = exc.__cause__
-    return isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError)
+    return not (isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError))
 
 
 def _clean(message: str, api_key: str | None) -> str:
