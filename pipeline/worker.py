@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .client import Client
 from .errors import ProviderConfigError
@@ -30,39 +29,37 @@ async def run_pool(
     """Send every request with at most ``concurrency`` in flight; ``handle`` each outcome.
 
     Requests are pulled lazily from ``requests`` (planning runs block by
-    block).  Once ``stopping`` is set no new request starts; those in flight
-    finish and are handled.  A request ``admit`` refuses (the budget) sets
-    ``stopping``.  A ProviderConfigError stops the whole pool.
+    block).  The workers share one iterator: the planner is a synchronous
+    generator and each ``next()`` runs to completion between awaits, so no
+    queue or producer task is needed.  Once ``stopping`` is set no new request
+    starts; those in flight finish and are handled.  A request ``admit``
+    refuses (the budget) sets ``stopping``.  A ProviderConfigError stops the
+    whole pool.
     """
-    send, receive = anyio.create_memory_object_stream[Request](concurrency)
+    feed = iter(requests)
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
-            tg.start_soon(_work, receive.clone(), handle, client, stopping, admit)
-        receive.close()
-        async with send:
-            for request in requests:
-                if stopping.is_set():
-                    break
-                await send.send(request)
+            tg.start_soon(_work, feed, handle, client, stopping, admit)
 
 
 async def _work(
-    receive: MemoryObjectReceiveStream[Request],
+    feed: Iterator[Request],
     handle: Handler,
     client: Client,
     stopping: anyio.Event,
     admit: Callable[[Request], bool],
 ) -> None:
-    async with receive:
-        async for request in receive:
-            todo = [request]
-            while todo and not stopping.is_set():  # once stopping, drain without sending
-                current = todo.pop()
-                if not admit(current):
-                    stopping.set()
-                    break
-                outcome = await _send(client, current)
-                todo += reversed(await handle(current, outcome))
+    for request in feed:
+        todo = [request]
+        while todo and not stopping.is_set():
+            current = todo.pop()
+            if not admit(current):
+                stopping.set()
+                break
+            outcome = await _send(client, current)
+            todo += reversed(await handle(current, outcome))
+        if stopping.is_set():
+            return
 
 
 async def _send(client: Client, request: Request) -> Outcome:
