@@ -90,4 +90,4 @@ class Reviewer:
                 message=message,
                 source=unit.text,
             )
-        reviewed.results.append((replace(result, flags=flags), unit.cells))
+        reviewed.results.append((replace(result, flags=flags) if flags else result, unit.cells))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .models import Outcome, Piece, Request, Result, Status, Usage, piece_key
 
@@ -170,9 +170,38 @@ class Joiner:
 
     def _result(self, parts: list[PieceResult]) -> Result:
         unit = parts[0].piece.unit
-        result = _unit_result(unit.key, parts, self._carried.pop(unit.key, None))
-        source = None if result.status is Status.DONE else unit.text
-        return replace(result, model=self._model, lang=unit.target_lang, source=source)
+        usage, attempts = self._carried.pop(unit.key, (Usage(), 0))
+        for part in parts:
+            usage += part.usage
+            attempts += part.attempts
+        failed = next((p for p in parts if p.status is not Status.DONE), None)
+        if failed is not None:
+            return Result(
+                unit.key,
+                failed.status,
+                None,
+                usage,
+                attempts,
+                failed.error,
+                failed.message,
+                (),
+                self._model,
+                unit.target_lang,
+                unit.text,
+            )
+        text = "".join(p.piece.lead + (p.translation or "") + p.piece.trail for p in parts)
+        return Result(
+            unit.key,
+            Status.DONE,
+            text,
+            usage,
+            attempts,
+            None,
+            None,
+            (),
+            self._model,
+            unit.target_lang,
+        )
 
     @property
     def pending_units(self) -> int:
@@ -191,14 +220,3 @@ def _piece_record(result: PieceResult, model: str) -> Result:
         model=model,
         lang=piece.unit.target_lang,
     )
-
-
-def _unit_result(key: str, parts: list[PieceResult], carried: tuple[Usage, int] | None) -> Result:
-    usage, attempts = carried or (Usage(), 0)
-    usage = sum((p.usage for p in parts), usage)
-    attempts += sum(p.attempts for p in parts)
-    failed = next((p for p in parts if p.status is not Status.DONE), None)
-    if failed is not None:
-        return Result(key, failed.status, None, usage, attempts, failed.error, failed.message)
-    text = "".join(p.piece.lead + (p.translation or "") + p.piece.trail for p in parts)
-    return Result(key, Status.DONE, text, usage, attempts)
