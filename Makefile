@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m compileall -q pipeline  # editable installs are not byte-compiled
 	@touch $(STAMP)
 
 ## translate: the main job (offline simulator when ROUTESCOPE_API_KEY is unset)
