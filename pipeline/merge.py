@@ -152,11 +152,22 @@ def failed_cells(
     *,
     missing: str = NOT_TRANSLATED,
 ) -> pl.DataFrame:
-    """One row per failed cell: row (0-based), column, language, reason, message, attempts."""
+    """One row per failed cell: row (0-based), column, language, reason, message, attempts.
+
+    Joins each cell with its status only, then the details of the few that failed.
+    """
+    statuses = results.select("key", "status")
+    details = results.filter(pl.col("status") != "done").select(
+        "key", "error", "message", "attempts"
+    )
     frames = [
-        _join(k, results)
+        k.alias("key")
+        .to_frame()
         .with_row_index("row")
-        .filter(_FAILED)
+        .filter(pl.col("key").is_not_null())
+        .join(statuses, on="key", how="left", maintain_order="left")
+        .filter(pl.col("status").fill_null("") != "done")
+        .join(details, on="key", how="left", maintain_order="left")
         .select(
             pl.col("row").cast(pl.Int64),
             pl.lit(column).alias("column"),
