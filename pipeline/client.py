@@ -20,13 +20,8 @@ jitter.  No message ever contains the API key: provider text is redacted.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import json
-import math
-import re
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -45,25 +40,24 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from .config import MODELS, model_info
-from .errors import PermanentError, ProviderConfigError, RequestError, TransientError, UsageError
+from .errors import PermanentError, RequestError, TransientError, UsageError
 from .models import Completion, Outcome, Usage
 from .pacing import Pacer, Slot
+from .replies import (
+    accept,
+    classify,
+    clean,
+    error_fields,
+    first_choice,
+    quota_reset,
+    usage_of,
+)
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = [
-    "Client",
-    "RetryPolicy",
-    "classify",
-    "make_http_client",
-    "make_session",
-    "quota_reset",
-    "retry_after",
-]
+__all__ = ["Client", "RetryPolicy", "make_http_client", "make_session"]
 
-_RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
-_MAX_MESSAGE = 300
 _THROTTLE_KINDS = {
     "rate_limit_requests": "requests",
     "rate_limit_burst": "burst",
@@ -241,7 +235,7 @@ class Client:
             raise TransientError("timeout", f"no answer{limit}") from exc
         except _transport_errors() as exc:  # evaluated only when something was raised
             reason = "timeout" if _timed_out(exc) else "connection"
-            raise TransientError(reason, self._clean(f"{type(exc).__name__}: {exc}")) from exc
+            raise TransientError(reason, self.clean(f"{type(exc).__name__}: {exc}")) from exc
 
     async def _post(self, body: dict[str, Any]) -> Completion:
         headers: Mapping[str, str]
@@ -293,14 +287,14 @@ class Client:
         return self._answer(payload)
 
     def _answer(self, payload: Any) -> Completion:
-        usage = _usage(payload.get("usage")) if isinstance(payload, dict) else None
-        choice = _first_choice(payload)
+        usage = usage_of(payload.get("usage")) if isinstance(payload, dict) else None
+        choice = first_choice(payload)
         message = choice.get("message") if choice else None
         content = message.get("content") if isinstance(message, dict) else None
         finish = choice.get("finish_reason") if choice else None
         if not isinstance(content, str):
             raise self._no_content(payload, usage)
-        return _accept(content, finish, usage)
+        return accept(content, finish, usage)
 
     async def _read_stream(self, lines: AsyncIterator[str], model: str) -> Completion:
         whole = model_info(model).streams_whole_text
@@ -320,8 +314,8 @@ class Client:
                 raise TransientError("invalid_json", self._invalid(data.encode())) from None
             if not isinstance(chunk, dict) or chunk.get("error"):
                 raise self._no_content(chunk, usage)
-            usage = _usage(chunk.get("usage")) or usage
-            choice = _first_choice(chunk)
+            usage = usage_of(chunk.get("usage")) or usage
+            choice = first_choice(chunk)
             if choice is None:
                 continue
             delta = choice.get("delta") or choice.get("message") or {}
@@ -332,25 +326,25 @@ class Client:
             finish = choice.get("finish_reason") or finish
         if text is None:
             raise self._no_content({}, usage)
-        return _accept(text, finish, usage)
+        return accept(text, finish, usage)
 
     def _no_content(self, payload: Any, usage: Usage | None) -> RequestError:
-        code, message = _error_fields(payload)
+        code, message = error_fields(payload)
         detail = ": ".join(filter(None, (code, message)))
         if code.lower() in ("data_inspection_failed", "datainspectionfailed"):
             text = f"the provider's content moderation rejected the text ({detail})"
-            return PermanentError("moderation", self._clean(text), usage=usage)
+            return PermanentError("moderation", self.clean(text), usage=usage)
         said = f" ({detail})" if detail else ""
         text = f"the provider answered without a translation (no message content){said}"
-        return TransientError("no_content", self._clean(text), usage=usage)
+        return TransientError("no_content", self.clean(text), usage=usage)
 
     def _invalid(self, raw: bytes) -> str:
         # redact before cutting short, so no part of the key can survive the cut
-        start = self._clean(raw[:4096].decode("utf-8", "replace"))[:120]
+        start = self.clean(raw[:4096].decode("utf-8", "replace"))[:120]
         return f"the provider answered with a body that is not JSON: {start!r}"
 
-    def _clean(self, message: str) -> str:
-        return _clean(message, self._api_key)
+    def clean(self, message: str) -> str:
+        return clean(message, self._api_key)
 
 
 def _report(slot: Slot, exc: RequestError) -> None:
@@ -360,36 +354,6 @@ def _report(slot: Slot, exc: RequestError) -> None:
         slot.throttled(kind, exc.retry_after)
     else:
         slot.failed(exc.usage.total_tokens if exc.usage is not None else None)
-
-
-def _accept(text: str, finish: Any, usage: Usage | None) -> Completion:
-    if finish == "length":
-        raise TransientError(
-            "truncated",
-            "the answer was cut at max_tokens (finish_reason=length); raise max_tokens "
-            "or send shorter pieces",
-            usage=usage,
-        )
-    return Completion(text, str(finish or "stop"), usage or Usage())
-
-
-def _first_choice(payload: Any) -> dict[str, Any] | None:
-    choices = payload.get("choices") if isinstance(payload, dict) else None
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        return choices[0]
-    return None
-
-
-def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt = raw.get("prompt_tokens", raw.get("input_tokens"))
-    completion = raw.get("completion_tokens", raw.get("output_tokens"))
-    return Usage(_count(prompt), _count(completion))
-
-
-def _count(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
 
 
 def _json_type(headers: Mapping[str, str]) -> bool:
@@ -414,165 +378,3 @@ def _timed_out(exc: BaseException) -> bool:
         return False
     cause = exc.__cause__
     return not (isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError))
-
-
-def _clean(message: str, api_key: str | None) -> str:
-    """One line, the key replaced by ``***``, at most a few hundred characters."""
-    if api_key:
-        message = message.replace(api_key, "***")
-    line = " ".join(message.split())
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
-
-
-def _error_fields(payload: Any) -> tuple[str, str]:
-    """(code, message) from ``{"error": {...}}``, ``{"code", "message"}`` or plain text."""
-    if isinstance(payload, str):
-        return "", payload
-    if not isinstance(payload, dict):
-        return "", ""
-    error = payload.get("error")
-    code: Any = None
-    message: Any = None
-    if isinstance(error, dict):
-        code = error.get("code") or error.get("type")
-        message = error.get("message")
-    elif isinstance(error, str):
-        message = error
-    return str(code or payload.get("code") or ""), str(message or payload.get("message") or "")
-
-
-def classify(
-    status: int,
-    payload: Any,
-    headers: Mapping[str, str],
-    *,
-    api_key: str | None,
-    model: str | None = None,
-) -> RequestError | ProviderConfigError:
-    """The error for an HTTP ``status`` with ``payload`` (parsed JSON or text)."""
-    code, message = _error_fields(payload)
-    head = f"HTTP {status} {code}" if code else f"HTTP {status}"
-    detail = _clean(f"{head}: {message}" if message else head, api_key)
-    lowered = f"{code} {message}".lower()
-    if status == 429 or code.lower() == "arrearage":
-        return _classify_quota(status, lowered, detail, retry_after(headers))
-    if status in (401, 403):
-        return ProviderConfigError(
-            f"the provider rejected the API key ({detail}): check ROUTESCOPE_API_KEY and that "
-            "the key belongs to this base URL's region"
-        )
-    if status == 404:
-        name = f"model {model!r}" if model else "the model"
-        return ProviderConfigError(
-            f"{name} was not found ({detail}): check the model name and the base URL"
-        )
-    if status == 400 and code.lower() in ("data_inspection_failed", "datainspectionfailed"):
-        return PermanentError(
-            "moderation",
-            f"the provider's content moderation rejected the text ({detail})",
-            status=400,
-        )
-    if status in (400, 422):
-        return PermanentError(
-            "invalid_parameter",
-            f"the provider rejected the request ({detail}); if the text is too long, split it",
-            status=status,
-        )
-    if status == 500 and "role must be in" in lowered:
-        return PermanentError(
-            "request_bug", f"the request is malformed for this model ({detail})", status=500
-        )
-    if status in _RETRY_STATUSES or status >= 500:
-        return TransientError(
-            f"http_{status}", detail, retry_after=retry_after(headers), status=status
-        )
-    return PermanentError(f"http_{status}", detail, status=status)
-
-
-_BILLING = (
-    "free allocated quota",
-    "free tier",
-    "freetier",
-    "arrear",
-    "billing",
-    "good standing",
-    "overdue",
-    "insufficient balance",
-)
-
-
-def _classify_quota(
-    status: int, lowered: str, detail: str, delay: float | None
-) -> RequestError | ProviderConfigError:
-    quota = "allocated quota exceeded" in lowered or "allocationquota" in lowered
-    if any(word in lowered for word in _BILLING) or ("insufficient_quota" in lowered and not quota):
-        return ProviderConfigError(
-            f"the provider refused the request for billing reasons ({detail}): check the "
-            "account's balance, free quota and billing status"
-        )
-    if "burst" in lowered:
-        reason = "rate_limit_burst"
-    elif quota or "tokens per min" in lowered:
-        reason = "rate_limit_tokens"
-    elif any(word in lowered for word in ("limit_requests", "throttl", "ratequota", "rate limit")):
-        reason = "rate_limit_requests"
-    else:
-        reason = "http_429"
-    return TransientError(reason, detail, retry_after=delay, status=status)
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asked to wait: ``retry-after-ms``, ``retry-after`` seconds or date."""
-    millis = _number(headers.get("retry-after-ms"))
-    if millis is not None:
-        return millis / 1000
-    value = headers.get("retry-after")
-    seconds = _number(value)
-    if seconds is not None or not value:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000": UTC without a zone
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, when.timestamp() - time.time())
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def quota_reset(headers: Mapping[str, str]) -> float | None:
-    """Seconds until a used-up window resets, from a relay's ``x-ratelimit-*`` headers.
-
-    ``x-ratelimit-remaining-requests: 0`` (or ``-tokens: 0``) with
-    ``x-ratelimit-reset-requests: 6m0s`` / ``1.5s`` / ``20ms`` / ``2`` ->
-    seconds; None while anything remains.
-    """
-    longest = None
-    for kind in ("requests", "tokens"):
-        if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0":
-            wait = _duration(headers.get(f"x-ratelimit-reset-{kind}", ""))
-            if wait is not None:
-                longest = max(longest or 0.0, wait)
-    return longest
-
-
-def _duration(value: str) -> float | None:
-    value = value.strip()
-    plain = _number(value)
-    if plain is not None:
-        return plain
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        return None
-    return sum(float(n) * _UNITS[u] for n, u in parts)
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        number = float(value) if value else None
-    except ValueError:
-        return None
-    return max(0.0, number) if number is not None and math.isfinite(number) else None

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from pipeline.client import Client, RetryPolicy, classify, make_http_client, retry_after
+from pipeline.client import Client, RetryPolicy, make_http_client
 from pipeline.errors import (
     PermanentError,
     ProviderConfigError,
@@ -24,6 +24,7 @@ from pipeline.errors import (
 from pipeline.models import Completion, Outcome, Settings, Usage
 from pipeline.pacing import Pacer, Quota
 from pipeline.prompts import build_body
+from pipeline.replies import classify, retry_after
 
 KEY = "sk-SECRET-test-123"
 BASE = "https://relay.test/v1/"
@@ -767,7 +768,7 @@ async def test_a_configuration_error_leaves_the_slot() -> None:
 
 
 def test_quota_reset_reads_relay_headers() -> None:
-    from pipeline.client import quota_reset
+    from pipeline.replies import quota_reset
 
     assert quota_reset(httpx.Headers({"x-ratelimit-remaining-requests": "3"})) is None
     spent = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}

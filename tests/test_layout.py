@@ -22,6 +22,7 @@ LAYERS = {
     "merge": 2,
     "splitter": 2,
     "pacing": 1,
+    "replies": 1,
     "pseudo": 2,
     "glossary": 2,
     "options": 2,
