@@ -47,27 +47,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import contextlib
 import hashlib
 import importlib
 import itertools
 import json
-import math
 import random
-import re
 import signal
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .pseudo import corrupt, language_name, pseudo_translate
+from .pseudo import corrupt, pseudo_translate
+from .simapi import (
+    FAULT_REPLIES,
+    INVALID_KEY,
+    LIMIT_REPLIES,
+    Job,
+    Limits,
+    Reject,
+    completion,
+    dumps,
+    invalid,
+    parse,
+    response,
+    stream,
+)
 
 __all__ = [
     "SimConfig",
@@ -143,199 +154,6 @@ def parse_faults(spec: str) -> tuple[tuple[str, float], ...]:
 
 # --- the server ----------------------------------------------------------------------------
 
-_TARGET_RE = re.compile(r"\binto ([A-Z][A-Za-z ]*?)[.:]")
-_TERMS_RE = re.compile(  # prompts.requirements: the glossary sentence, up to the next one
-    r"(?:^|\s)Translate these terms exactly so: (.+?)\.(?= Domain and style: "
-    r"| Follow these example translations: | Each line starts with its number|\s*$)",
-    re.DOTALL,
-)
-_WHOLE_TEXT_STREAMS = frozenset({"qwen-mt-plus", "qwen-mt-turbo"})
-_Reply = tuple[int, bytes]  # HTTP status, JSON body
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _error(status: int, code: str, message: str, kind: str = "") -> _Reply:
-    error = {"message": message, "type": kind or code, "param": None, "code": code}
-    return status, json.dumps({"error": error}).encode()
-
-
-_ROLE_ERROR = "<400> InternalError.Algo.InvalidParameter: Role must be in [user, assistant]"
-_ROLE = 500, json.dumps({"error": {"message": _ROLE_ERROR, "type": "InternalError",
-                                   "code": "InternalError"}}).encode()  # fmt: skip
-_INVALID_KEY = _error(
-    401, "invalid_api_key", "Incorrect API key provided.", "invalid_request_error"
-)
-_ENVELOPE = {"error": {"message": "Service busy", "code": "ServiceBusy"}, "message": "failed"}
-_FAULT_REPLIES: dict[str, _Reply] = {
-    "429": _error(429, "limit_requests", "Requests rate limit exceeded, please try again later."),
-    "500": _error(500, "InternalError", "An internal error has occured, please try again later"
-                  " or contact service support."),
-    "503": _error(503, "ServiceUnavailable", "The model is overloaded, please try again later."),
-    "moderation": _error(400, "data_inspection_failed",
-                         "Input data may contain inappropriate content."),
-    "billing": _error(429, "Arrearage",
-                      "Access denied, please make sure your account is in good standing."),
-    "badjson": (200, b'{"id": "chatcmpl-'),
-    "envelope": (200, json.dumps(_ENVELOPE).encode()),
-}  # fmt: skip
-_FAULT_REPLIES["flaky"] = _FAULT_REPLIES["500"]
-
-
-def _response(
-    reply: _Reply, fault: str | None = None, *, retry_after: str | None = None
-) -> web.Response:
-    retry_after = "1" if fault == "429" else retry_after
-    headers = {"Retry-After": retry_after} if retry_after else None
-    return web.Response(status=reply[0], body=reply[1], content_type="application/json",
-                        headers=headers)  # fmt: skip
-
-
-class _Reject(Exception):
-    """Raised while reading a request that gets an error answer instead of a translation."""
-
-    def __init__(self, reply: _Reply) -> None:
-        super().__init__(reply[0])
-        self.reply = reply
-
-
-def _invalid(message: str) -> _Reject:
-    return _Reject(_error(400, "invalid_parameter_error", message, "invalid_request_error"))
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """One valid chat request, reduced to what the simulator needs."""
-
-    model: str
-    text: str
-    target: str
-    terms: tuple[tuple[str, str], ...]  # glossary (source, target) pairs
-    prompt_tokens: int
-    max_tokens: int | None
-    stream: bool
-    include_usage: bool
-
-
-def _content(message: Any) -> str:
-    content = message.get("content") if isinstance(message, dict) else None
-    if not isinstance(content, str) or not isinstance(message.get("role"), str):
-        raise _invalid("each message needs a string 'role' and 'content'")
-    return content
-
-
-_Terms = tuple[tuple[str, str], ...]
-
-
-def _option_terms(options: dict[str, Any]) -> _Terms:
-    terms = options.get("terms", [])
-    if not isinstance(terms, list) or not all(
-        isinstance(t, dict)
-        and isinstance(t.get("source"), str)
-        and isinstance(t.get("target"), str)
-        for t in terms
-    ):
-        raise _invalid("translation_options.terms must be a list of {source, target} objects")
-    return tuple((t["source"], t["target"]) for t in terms)
-
-
-def _prompt_terms(instruction: str) -> _Terms:
-    """``... Translate these terms exactly so: page -> Seite; tree -> Baum. ...`` -> pairs."""
-    found = _TERMS_RE.search(instruction)
-    pairs = (pair.partition(" -> ") for pair in found.group(1).split("; ")) if found else ()
-    return tuple((source, target) for source, arrow, target in pairs if arrow)
-
-
-def _source_and_target(
-    roles: list[str], contents: list[str], options: Any
-) -> tuple[str, str, _Terms]:
-    """(text to translate, target language name, glossary terms), by the three styles."""
-    user = [c for r, c in zip(roles, contents, strict=True) if r == "user"]
-    text = user[-1] if user else contents[-1]
-    if options is not None:
-        target = options.get("target_lang") if isinstance(options, dict) else None
-        if not isinstance(target, str) or not target.strip():
-            raise _invalid("translation_options.target_lang must be a language name or code")
-        return text, language_name(target), _option_terms(options)
-    if "system" in roles:
-        system = contents[roles.index("system")]
-        found = _TARGET_RE.search(system)
-        return text, found.group(1) if found else "German", _prompt_terms(system)
-    head, sep, rest = text.partition("\n\n")
-    found = _TARGET_RE.search(head) if sep and head.startswith("Translate") else None
-    return (rest, found.group(1), _prompt_terms(head)) if found else (text, "German", ())
-
-
-def _parse(body: Any, overhead: int) -> _Job:
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-        raise _invalid("the body must be a JSON object with 'model' and 'messages'")
-    model, messages = body["model"], body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _invalid("'messages' must be a non-empty list")
-    if model == "qwen-sim-missing":
-        message = f"The model `{model}` does not exist or you do not have access to it."
-        raise _Reject(_error(404, "model_not_found", message, "invalid_request_error"))
-    contents = [_content(m) for m in messages]
-    roles = [m["role"] for m in messages]
-    if model.startswith("qwen-mt") and roles != ["user"]:
-        if "system" in roles:
-            raise _Reject(_ROLE)
-        raise _invalid(f"{model} accepts exactly one message, with role 'user'")
-    max_tokens, options = body.get("max_tokens"), body.get("translation_options")
-    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
-        raise _invalid("max_tokens must be an integer >= 1")
-    text, target, terms = _source_and_target(roles, contents, options)
-    prompt = overhead + math.ceil(sum(map(len, contents)) / 4)
-    if options is not None:
-        prompt += math.ceil(len(json.dumps(options)) / 4)
-    stream_options = body.get("stream_options")
-    usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
-    stream = bool(body.get("stream"))
-    return _Job(model, text, target, terms, prompt, max_tokens, stream, usage)
-
-
-def _completion(job: _Job, answer: str, number: int, *, cut: bool) -> dict[str, Any]:
-    """The ``chat.completion`` body: ``answer``, cut and billed as asked."""
-    finish = "stop"
-    if cut:
-        answer, finish = answer[: len(answer) // 2], "length"
-    tokens = max(1, math.ceil(len(answer) / 4))
-    if job.max_tokens is not None and tokens > job.max_tokens:
-        answer, tokens, finish = answer[: job.max_tokens * 4], job.max_tokens, "length"
-    prompt = job.prompt_tokens
-    message = {"role": "assistant", "content": answer}
-    return {"id": f"chatcmpl-sim-{number}", "object": "chat.completion",
-            "created": int(time.time()), "model": job.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": tokens,
-                      "total_tokens": prompt + tokens, "input_tokens": prompt,
-                      "output_tokens": tokens}}  # fmt: skip
-
-
-async def _stream(request: web.Request, body: dict[str, Any], job: _Job) -> web.StreamResponse:
-    """``body`` as server-sent events: ~4 content chunks, usage if asked for, ``[DONE]``."""
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await response.prepare(request)
-    answer, finish = body["choices"][0]["message"]["content"], body["choices"][0]["finish_reason"]
-    step, whole = max(1, math.ceil(len(answer) / 4)), job.model in _WHOLE_TEXT_STREAMS
-    ends = [*range(step, len(answer), step), len(answer)]
-    chunk = {**body, "object": "chat.completion.chunk"}
-    del chunk["usage"]
-    for start, end in zip([0, *ends], ends, strict=False):
-        delta = {"role": "assistant"} if start == 0 else {}
-        delta["content"] = answer[0 if whole else start : end]
-        last = finish if end == len(answer) else None
-        chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": last}]
-        await response.write(f"data: {_dumps(chunk)}\n\n".encode())
-    if job.include_usage:
-        chunk["choices"], chunk["usage"] = [], body["usage"]
-        await response.write(f"data: {_dumps(chunk)}\n\n".encode())
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
-    return response
-
 
 @dataclass(slots=True)
 class _Stats:
@@ -348,77 +166,6 @@ class _Stats:
     corrupted: Counter[str] = field(default_factory=Counter)  # QA faults applied, by kind
 
 
-_LIMIT_REPLIES: dict[str, _Reply] = {
-    code: _error(429, code, message)
-    for code, message in (
-        ("limit_requests", "Requests rate limit exceeded, please try again later."),
-        ("limit_burst_rate", "Request rate increased too quickly. To ensure system stability, "
-         "please adjust your client logic to scale requests more smoothly over time."),
-        ("insufficient_quota", "Allocated quota exceeded, please increase your quota limit."),
-    )
-}  # fmt: skip
-
-
-def _retry_after(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))
-
-
-class _Limits:
-    """Sliding 60 s windows of accepted request times and billed tokens (monotonic seconds)."""
-
-    def __init__(self, config: SimConfig) -> None:
-        self.config = config
-        self.times: deque[float] = deque()
-        self.billed: deque[tuple[float, int]] = deque()
-        self.tokens = 0  # sum of ``billed``
-
-    def admit(self, now: float) -> tuple[str, str] | None:
-        """None, and the request counts; or (429 code, Retry-After) and it does not."""
-        self._prune(now)
-        refused = self._requests(now) or self._tokens(now)
-        if refused is None:
-            self.times.append(now)
-        return refused
-
-    def bill(self, now: float, tokens: int) -> None:
-        if self.config.tpm is not None:
-            self.billed.append((now, tokens))
-            self.tokens += tokens
-
-    def _prune(self, now: float) -> None:
-        while self.times and self.times[0] <= now - 60:
-            self.times.popleft()
-        while self.billed and self.billed[0][0] <= now - 60:
-            self.tokens -= self.billed.popleft()[1]
-
-    def _requests(self, now: float) -> tuple[str, str] | None:
-        rpm = self.config.rpm
-        if rpm is None:
-            return None
-        second = bisect.bisect_right(self.times, now - 1)  # index of the last second's first
-        last = len(self.times) - second + 1  # this request included
-        before = second - bisect.bisect_right(self.times, now - 11)
-        frees = self.times[second] + 1 - now if second < len(self.times) else 1.0
-        if self.config.burst and last > rpm / 60 and last > 2 * before / 10:
-            return "limit_burst_rate", _retry_after(frees)
-        if len(self.times) >= rpm:
-            return "limit_requests", _retry_after(self.times[0] + 60 - now)
-        if self.config.per_second and last > math.ceil(rpm / 60):
-            return "limit_requests", _retry_after(frees)
-        return None
-
-    def _tokens(self, now: float) -> tuple[str, str] | None:
-        tpm = self.config.tpm
-        if tpm is None or self.tokens < tpm:
-            return None
-        left = self.tokens
-        for when, tokens in self.billed:
-            left -= tokens
-            if left < tpm:
-                return "insufficient_quota", _retry_after(when + 60 - now)
-        raise AssertionError("unreachable: the window sums to at least tpm")  # pragma: no cover
-
-
 class _Simulator:
     """The server's state: configuration, fault draws, counters, flaky texts already seen."""
 
@@ -428,7 +175,7 @@ class _Simulator:
         self.thresholds = _thresholds(config.faults, _FAULT_KINDS)  # per request
         self.answer_thresholds = _thresholds(config.faults, _ANSWER_FAULTS)  # per segment
         self.stats = _Stats()
-        self.limits = _Limits(config)
+        self.limits = Limits(config)
         self.flaky_seen: set[str] = set()
         self.broken_seen: set[tuple[str, str]] = set()  # (target, segment) of [[sim:breakph]]
         self.answers: Counter[tuple[str, str]] = Counter()  # (target, segment) answered
@@ -438,13 +185,13 @@ class _Simulator:
         u = self.rng.random() if self.thresholds else 1.0
         return next((kind for limit, kind in self.thresholds if u < limit), None)
 
-    def _answer(self, job: _Job, *, faulty: bool) -> str:
+    def _answer(self, job: Job, *, faulty: bool) -> str:
         """The answer's text: each segment translated, or corrupted when a QA fault hits it."""
         return "\n".join(
             prefix + self._segment(job, segment, faulty) for prefix, segment in _segments(job.text)
         )
 
-    def _segment(self, job: _Job, segment: str, faulty: bool) -> str:
+    def _segment(self, job: Job, segment: str, faulty: bool) -> str:
         fault, pick = (None, 0) if faulty else self._answer_fault(job.target, segment)
         if fault is not None:
             if fault == "echo" and "[[sim:echo]]" in segment:  # echoed, words or not
@@ -499,22 +246,22 @@ class _Simulator:
         if refused is not None:
             code, wait = refused
             self.stats.throttled[code] += 1
-            return _response(_LIMIT_REPLIES[code], retry_after=wait)
+            return response(LIMIT_REPLIES[code], retry_after=wait)
         try:
             job = await self._read(request)
-        except _Reject as exc:
+        except Reject as exc:
             self.stats.errors[str(exc.reply[0])] += 1
             await self._latency(arrival)
-            return _response(exc.reply)
+            return response(exc.reply)
         self.stats.texts[job.text] += 1
         fault = (self._trigger(job.text) if "[[sim:" in job.text else None) or fault
         if fault is None:
             self.stats.ok += 1
         else:
             self.stats.faults[fault] += 1
-        if fault in _FAULT_REPLIES:
+        if fault in FAULT_REPLIES:
             await self._latency(arrival)
-            return _response(_FAULT_REPLIES[fault], fault)
+            return response(FAULT_REPLIES[fault], fault)
         if fault == "reset" and request.transport is not None:
             await self._latency(arrival)
             request.transport.abort()
@@ -523,12 +270,12 @@ class _Simulator:
             await asyncio.sleep(self.config.hang_seconds)
         self.answered += 1
         answer = self._answer(job, faulty=fault is not None)
-        body = _completion(job, answer, self.answered, cut=fault == "length")
+        body = completion(job, answer, self.answered, cut=fault == "length")
         self.limits.bill(time.monotonic(), body["usage"]["total_tokens"])
         await self._latency(arrival)
         if job.stream:
-            return await _stream(request, body, job)
-        return web.json_response(body, dumps=_dumps)
+            return await stream(request, body, job)
+        return web.json_response(body, dumps=dumps)
 
     async def _latency(self, arrival: float) -> None:
         """Answer ``latency`` seconds after the request arrived, the work done meanwhile:
@@ -539,15 +286,15 @@ class _Simulator:
             if remaining > 0:
                 await asyncio.sleep(remaining)
 
-    async def _read(self, request: web.Request) -> _Job:
+    async def _read(self, request: web.Request) -> Job:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or key.strip() in ("", "sk-invalid"):
-            raise _Reject(_INVALID_KEY)
+            raise Reject(INVALID_KEY)
         try:
             body = json.loads(await request.read())
         except ValueError as exc:
-            raise _invalid(f"the request body is not valid JSON: {exc}") from exc
-        return _parse(body, self.config.overhead_tokens)
+            raise invalid(f"the request body is not valid JSON: {exc}") from exc
+        return parse(body, self.config.overhead_tokens)
 
     async def stats_view(self, request: web.Request) -> web.Response:
         stats = self.stats

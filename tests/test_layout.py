@@ -38,6 +38,7 @@ LAYERS = {
     "cli": 6,
     "__main__": 7,
     "sim": 5,
+    "simapi": 3,
     "__init__": 7,  # the public facade: exports from every layer, imported on first use
 }
 

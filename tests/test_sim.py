@@ -663,11 +663,11 @@ async def test_burst_limit(per_second: bool) -> None:
 
 
 def test_burst_is_a_ramp_not_a_steady_rate() -> None:
-    from pipeline.sim import _Limits
+    from pipeline.simapi import Limits
 
     def after_ten_steady_seconds(per_second: bool) -> list[tuple[str, str] | None]:
         """19.5 a second for 10 s (under 1200/60), then 40 more within 40 ms."""
-        limits = _Limits(SimConfig(rpm=1200, burst=True, per_second=per_second))
+        limits = Limits(SimConfig(rpm=1200, burst=True, per_second=per_second))
         assert all(limits.admit(i / 19.5) is None for i in range(195))
         return [limits.admit(10 + i / 1000) for i in range(40)]
 
