@@ -23,6 +23,7 @@ LAYERS = {
     "splitter": 2,
     "pacing": 1,
     "replies": 1,
+    "jsonl": 1,
     "pseudo": 2,
     "glossary": 2,
     "options": 2,
