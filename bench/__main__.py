@@ -88,23 +88,7 @@ def throughput(tmp: Path) -> list[Figure]:
     sim, base = start_sim("--latency", str(latency))
     try:
         wall, cpu, rss, code = run_child(
-            [
-                sys.executable,
-                "-m",
-                "pipeline",
-                "translate",
-                str(src),
-                "--to",
-                "de",
-                "-o",
-                str(tmp / "out.csv"),
-                "--base-url",
-                base,
-                "--concurrency",
-                str(concurrency),
-                "--no-progress",
-                *PACK_OFF,
-            ]
+            translate_argv(src, tmp / "out.csv", base, "--concurrency", str(concurrency), *PACK_OFF)
         )
     finally:
         sim.terminate()

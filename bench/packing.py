@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
-from bench.__main__ import ROOT, Figure, requests_seen, run_child, start_sim
+from bench.__main__ import ROOT, Figure, requests_seen, run_child, start_sim, translate_argv
 
 QUOTA = ["--rpm", "60", "--tpm", "100000"]
 
@@ -37,24 +36,7 @@ def _run(tmp: Path, name: str, n: int | None, *extra: str) -> tuple[float, int, 
     sim, base = start_sim(*QUOTA)
     try:
         out = tmp / f"{name}.out.csv"
-        argv = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "translate",
-            str(src),
-            "--to",
-            "de",
-            "-o",
-            str(out),
-            "--base-url",
-            base,
-            "--no-progress",
-            "--concurrency",
-            "4",
-            *QUOTA,
-            *extra,
-        ]
+        argv = translate_argv(src, out, base, "--concurrency", "4", *QUOTA, *extra)
         wall, _, _, code = run_child(argv)
         report = json.loads(out.with_name(out.name + ".report.json").read_text())
         report["sim_requests"] = requests_seen(base)

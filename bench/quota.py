@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import httpx
 
-from bench.__main__ import PACK_OFF, Figure, run_child, start_sim, write_cells
+from bench.__main__ import PACK_OFF, Figure, run_child, start_sim, translate_argv, write_cells
 
 RPM = 600
 LATENCY = 0.2
@@ -68,9 +68,16 @@ def quota(tmp: Path, cells: int = CELLS) -> list[Figure]:
     write_cells(src, cells)
     sim, base = start_sim("--rpm", str(RPM), "--burst", "--latency", str(LATENCY))
     try:
-        argv = [sys.executable, "-m", "pipeline", "translate", str(src), "--to", "de"]
-        argv += ["-o", str(tmp / "quota.out.csv"), "--base-url", base, "--no-progress"]
-        argv += ["--concurrency", str(CONCURRENCY), "--rpm", str(RPM), *PACK_OFF]
+        argv = translate_argv(
+            src,
+            tmp / "quota.out.csv",
+            base,
+            "--concurrency",
+            str(CONCURRENCY),
+            "--rpm",
+            str(RPM),
+            *PACK_OFF,
+        )
         wall, _, _, code = run_child(argv)
         stats = _sim_stats(base)
     finally:

@@ -92,9 +92,7 @@ def _add_translate(sub: Any) -> None:
         description="Translate INPUT's text columns into each --to language. "
         "Re-running the same command resumes: finished cells are never requested again.",
     )
-    for option in OPTIONS:
-        _add_option(p, option)
-    _refuse_key_option(p)
+    _add_options(p)
     p.set_defaults(func=_translate)
 
 
@@ -126,7 +124,10 @@ class _RefuseKey(argparse.Action):
         )
 
 
-def _refuse_key_option(parser: argparse.ArgumentParser) -> None:
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    """Every option of a run, as flags; ``--api-key`` is refused without echoing it."""
+    for option in OPTIONS:
+        _add_option(parser, option)
     parser.add_argument("--api-key", action=_RefuseKey, help=argparse.SUPPRESS)
 
 
@@ -174,9 +175,7 @@ def _add_estimate(sub: Any) -> None:
         "chunking) and print what it would send, with the cost per model from the price "
         "table. INPUT may be a job file; options override its keys.",
     )
-    for option in OPTIONS:
-        _add_option(p, option)
-    _refuse_key_option(p)
+    _add_options(p)
     p.set_defaults(func=_estimate)
 
 

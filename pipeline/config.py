@@ -160,9 +160,9 @@ class Job:
     rejects: Path | None = None
 
 
-# Request parameters: those that change the translation are part of the unit key.
+# Request parameters that change the translation are part of the unit key; the
+# others (max_tokens, stream, user) are not.
 OUTPUT_PARAMS = frozenset({"temperature", "top_p", "enable_thinking", "response_format", "seed"})
-TRANSPORT_PARAMS = frozenset({"max_tokens", "stream", "stream_options", "user"})
 
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
