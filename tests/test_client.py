@@ -6,6 +6,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -417,6 +418,27 @@ async def test_max_elapsed_stops_retries() -> None:
         outcome = await client.complete(BODY)
     assert server.calls == 1 and sleeps == []
     assert outcome.attempts == 1 and outcome.retries == () and not outcome.permanent
+
+
+@pytest.mark.anyio
+async def test_max_elapsed_counts_the_first_attempt() -> None:
+    """The first attempt runs before tenacity takes over: its time still counts."""
+    server = Server(error(503), answer())
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(0.3 if server.calls == 0 else 0)
+        return server(request)
+
+    # 0.3 s spent + a 1 s backoff > 1.2 s: stop after the first attempt.
+    policy = RetryPolicy(max_elapsed=1.2, initial=1.0, jitter=0.0)
+    async with fake(slow, retry=policy) as (client, sleeps):
+        outcome = await client.complete(BODY)
+    assert server.calls == 1 and sleeps == [] and outcome.error_reason == "http_503"
+    # With room for the backoff the replayed failure is retried after it, once.
+    server = Server(error(503), answer())
+    async with fake(slow, retry=replace(policy, max_elapsed=5.0)) as (client, sleeps):
+        outcome = await client.complete(BODY)
+    assert server.calls == 2 and sleeps == [1.0] and outcome.retries == ("http_503",)
 
 
 @pytest.mark.anyio
