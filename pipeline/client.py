@@ -176,6 +176,7 @@ class Client:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._timeout = timeout
+        self._aiohttp_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=30.0)
         self._retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(retry.max_attempts) | stop_before_delay(retry.max_elapsed),
@@ -273,8 +274,9 @@ class Client:
         stream = bool(body.get("stream"))
         model = str(body.get("model", ""))
         if isinstance(self._http, aiohttp.ClientSession):
-            limit = aiohttp.ClientTimeout(total=self._timeout, sock_connect=30.0)
-            post = self._http.post(self._url, data=data, headers=self._headers, timeout=limit)
+            post = self._http.post(
+                self._url, data=data, headers=self._headers, timeout=self._aiohttp_timeout
+            )
             async with post as reply:
                 if stream and reply.status < 300 and not _json_type(reply.headers):
                     return await self._read_stream(_aiohttp_lines(reply), model)

@@ -76,6 +76,8 @@ def piece_results(request: Request, outcome: Outcome) -> list[PieceResult] | Non
 
 def shares(usage: Usage, pieces: Sequence[Piece]) -> list[Usage]:
     """``usage`` split among ``pieces`` by length, summing exactly."""
+    if len(pieces) == 1:
+        return [usage]
     weights = [len(p.text) for p in pieces]
     prompt = share(usage.prompt_tokens, weights)
     completion = share(usage.completion_tokens, weights)
