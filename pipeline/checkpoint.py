@@ -176,20 +176,27 @@ class Checkpoint:
         ]
         return pl.concat(frames) if frames else EMPTY_STATUSES
 
-    def results(self, keys: pl.Series | None = None, *, block_rows: int = 100_000) -> pl.DataFrame:
+    def results(self, keys: pl.Series | None = None, *, block_rows: int = 10_000) -> pl.DataFrame:
         """Stored results (all, or those whose key is in ``keys``) as a RESULT_SCHEMA frame.
 
         Read block by block into columnar frames, so a million results never
-        sit in memory as Python tuples.
+        sit in memory as Python tuples; with ``keys``, only those are looked up.
         """
-        cursor = self._db.execute(f"SELECT {', '.join(RESULT_SCHEMA)} FROM results")
-        wanted = None if keys is None else keys.drop_nulls().unique().alias("key").to_frame()
-        frames = []
-        while rows := cursor.fetchmany(block_rows):
-            frame = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
-            if wanted is not None:
-                frame = frame.join(wanted, on="key", how="semi")
-            frames.append(frame)
+        columns = ", ".join(RESULT_SCHEMA)
+        if keys is None:
+            cursor = self._db.execute(f"SELECT {columns} FROM results")
+            blocks = iter(lambda: cursor.fetchmany(block_rows), [])
+        else:
+            wanted = keys.drop_nulls().unique().to_list()
+            block_rows = min(block_rows, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            blocks = (
+                self._db.execute(
+                    f"SELECT {columns} FROM results WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for chunk in (wanted[i : i + block_rows] for i in range(0, len(wanted), block_rows))
+            )
+        frames = [pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row") for rows in blocks]
         return pl.concat(frames) if frames else pl.DataFrame(schema=RESULT_SCHEMA)
 
     def pieces(self) -> dict[str, Result]:

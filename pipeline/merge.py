@@ -24,11 +24,14 @@ def merge_results(
     sources: Sequence[pl.Series],
     results: pl.DataFrame,
     *,
+    first: Sequence[pl.Series],
     missing: str = NOT_TRANSLATED,
     terms: Sequence[pl.Series] | None = None,
 ) -> pl.DataFrame:
     """Columns ``{column}_{lang}`` per pair, then tokens, ``mt_error`` and ``mt_flags``.
 
+    ``first`` (per pair, ``CellPlan.first``) marks the cells whose row carries
+    their unit's billed usage.
     ``missing`` is the reason given to cells with no result at all (the run
     stopped early: ``budget``, ``interrupted``).  ``terms`` (per pair: the
     glossary entries applied to each cell, as text) adds ``mt_terms``.
@@ -40,7 +43,7 @@ def merge_results(
         for (column, lang), frame, source in zip(pairs, joined, sources, strict=True)
     ]
     added = pl.DataFrame(columns, height=height) if columns else pl.DataFrame(height=height)
-    tokens = _tokens(joined, height)
+    tokens = _tokens(joined, first, height)
     added = added.with_columns(*tokens, _errors(pairs, joined, missing), _flags(pairs, joined))
     if terms is not None:
         notes = [
@@ -68,36 +71,16 @@ def _translation(frame: pl.DataFrame, source: pl.Series) -> pl.Series:
     ).to_series()
 
 
-def _tokens(joined: Sequence[pl.DataFrame], height: int) -> list[pl.Series]:
-    if not joined:
-        zero = pl.Series([0] * height, dtype=pl.Int64)
-        return [zero.alias("mt_prompt_tokens"), zero.alias("mt_completion_tokens")]
-    long = pl.concat(
-        [
-            f.select("key", "prompt_tokens", "completion_tokens")
-            .with_row_index("row")
-            .with_columns(pl.lit(i).alias("pair"))
-            for i, f in enumerate(joined)
-        ]
-    ).sort("row", "pair")
-    first = pl.col("key").is_not_null() & pl.col("key").is_first_distinct()
-    per_row = (
-        long.with_columns(
-            pl.when(first).then("prompt_tokens").otherwise(0).fill_null(0).alias("prompt_tokens"),
-            pl.when(first)
-            .then("completion_tokens")
-            .otherwise(0)
-            .fill_null(0)
-            .alias("completion_tokens"),
-        )
-        .group_by("row")
-        .agg(
-            pl.col("prompt_tokens").sum().alias("mt_prompt_tokens"),
-            pl.col("completion_tokens").sum().alias("mt_completion_tokens"),
-        )
-        .sort("row")
-    )
-    return [per_row["mt_prompt_tokens"], per_row["mt_completion_tokens"]]
+def _tokens(
+    joined: Sequence[pl.DataFrame], first: Sequence[pl.Series], height: int
+) -> list[pl.Series]:
+    """Per row, the usage of the units whose first cell is on that row."""
+    names = ("prompt_tokens", "completion_tokens")
+    sums = [pl.repeat(0, height, dtype=pl.Int64, eager=True) for _ in names]
+    for frame, mask in zip(joined, first, strict=True):
+        for i, name in enumerate(names):
+            sums[i] = sums[i] + frame[name].fill_null(0) * mask.cast(pl.Int64)
+    return [s.alias(f"mt_{name}") for s, name in zip(sums, names, strict=True)]
 
 
 _FAILED = pl.col("key").is_not_null() & (pl.col("status").fill_null("") != "done")

@@ -1,8 +1,11 @@
 """The outputs of a run: unit results -> the table with its added columns, and side files.
 
-Counts what ended how into the report, computes the row columns (wide: a
-column per language; long: a row per source row and language), records the
-glossary entries applied, and writes the table and ``--failed-out``.
+Written block by block: each block of rows looks up the results of its own
+cells in the checkpoint, computes the row columns (wide: a column per
+language; long: a row per source row and language), and is appended to the
+output, so no stage holds the results of the whole table.  Counts what ended
+how into the report, records the glossary entries applied, and writes
+``--failed-out``.
 """
 
 from __future__ import annotations
@@ -12,59 +15,94 @@ from dataclasses import replace
 
 import polars as pl
 
+from .checkpoint import Checkpoint
 from .config import Job
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .planner import CellPlan, TermsFor
 from .reader import Table
 from .report import Report
-from .writer import write_frame, write_table
+from .writer import TableWriter, write_frame
 
-__all__ = ["write_outputs"]
+__all__ = ["BLOCK_ROWS", "write_outputs"]
+
+BLOCK_ROWS = 100_000  # rows written per block: bounds the memory of the output stage
 
 
 def write_outputs(
     job: Job,
     table: Table,
     plan: CellPlan,
-    results: pl.DataFrame,
+    checkpoint: Checkpoint,
     report: Report,
     terms_for: TermsFor | None = None,
+    *,
+    block_rows: int | None = None,
 ) -> None:
+    block_rows = block_rows or BLOCK_ROWS
     missing = report.stopped or NOT_TRANSLATED
-    failed = failed_cells(plan.pairs, plan.keys, results, missing=missing)
-    report.failed = failed.height
-    report.translated = report.cells - report.failed
-    report.failures.update(failed["reason"].to_list() if failed.height else [])
-    report.flags.update(_flag_counts(plan, results))
-    terms = _applied_terms(job, table, plan, terms_for)
-    if job.layout == "long":
-        table, added = _long(table, plan, results, missing, terms)
-    else:
-        sources = [table.texts(column) for column, _ in plan.pairs]
-        added = merge_results(plan.pairs, plan.keys, sources, results, missing=missing, terms=terms)
-    escape = [name for name in added.columns if not name.startswith("mt_")]
-    write_table(
-        table,
-        added,
+    names = dict(zip((code for _, code in plan.pairs), plan.langs, strict=True))
+    failed: list[pl.DataFrame] = []
+    flags: Counter[str] = Counter()
+    writer = TableWriter(
         job.output,
+        source=table,
         format=job.output_format,
         escape_formulas=job.escape_formulas,
-        escape_columns=escape,
+        escape_columns=_translated_columns(job, plan),
     )
+    with writer as out:
+        for start in range(0, max(plan.rows, 1), block_rows):
+            cells, rows = plan.slice(start, block_rows), table.slice(start, block_rows)
+            results = checkpoint.results(pl.concat(cells.keys)) if cells.keys else None
+            if results is None:
+                out.write(rows, pl.DataFrame())
+                continue
+            failed.append(_failed(cells, results, missing, start))
+            flags.update(_flag_counts(cells, results))
+            terms = _applied_terms(cells, names, terms_for)
+            if job.layout == "long":
+                rows, added = _long(rows, cells, results, missing, terms)
+            else:
+                added = merge_results(
+                    cells.pairs,
+                    cells.keys,
+                    cells.sources,
+                    results,
+                    first=cells.first,
+                    missing=missing,
+                    terms=terms,
+                )
+            out.write(rows, added)
+    every = pl.concat(failed) if failed else pl.DataFrame()
+    report.failed = every.height
+    report.translated = report.cells - report.failed
+    report.failures.update(every["reason"].to_list() if every.height else [])
+    report.flags.update(flags)
     if job.failed_out is not None:
-        write_frame(failed, job.failed_out)
+        write_frame(every, job.failed_out)
+
+
+def _translated_columns(job: Job, plan: CellPlan) -> list[str]:
+    """The added columns that hold text from the model: formulas there are defused."""
+    if job.layout == "long":
+        return list(dict.fromkeys(f"{column}_translated" for column, _ in plan.pairs))
+    return [f"{column}_{lang}" for column, lang in plan.pairs]
+
+
+def _failed(cells: CellPlan, results: pl.DataFrame, missing: str, start: int) -> pl.DataFrame:
+    failed = failed_cells(cells.pairs, cells.keys, results, missing=missing)
+    return failed.with_columns(pl.col("row") + start) if failed.width else failed
 
 
 def _applied_terms(
-    job: Job, table: Table, plan: CellPlan, terms_for: TermsFor | None
+    cells: CellPlan, names: dict[str, str], terms_for: TermsFor | None
 ) -> list[pl.Series] | None:
     """Per pair, the glossary entries sent with each cell: ``page=Seite, tree=Baum``."""
     if terms_for is None:
         return None
-    names = {lang.code: lang.name for lang in job.targets}
     out = []
-    for column, code in plan.pairs:
-        texts = table.texts(column).to_list()
+    for (_, code), source in zip(cells.pairs, cells.sources, strict=True):
+        texts = source.to_list()
         applied = [terms_for(t, names[code]) if t and not t.isspace() else () for t in texts]
         out.append(
             pl.Series(
@@ -74,35 +112,38 @@ def _applied_terms(
     return out
 
 
-def _flag_counts(plan: CellPlan, results: pl.DataFrame) -> Counter[str]:
+def _flag_counts(cells: CellPlan, results: pl.DataFrame) -> Counter[str]:
     """QA flags by kind, counted over cells."""
     flags = results.select("key", "flags").filter(pl.col("flags") != "")
     counts: Counter[str] = Counter()
-    for keys in plan.keys:
-        cells = keys.alias("key").to_frame().join(flags, on="key", how="inner")
-        counts.update(f for joined in cells["flags"].to_list() for f in joined.split(","))
+    if not flags.height:
+        return counts
+    for keys in cells.keys:
+        joined = keys.alias("key").to_frame().join(flags, on="key", how="inner")
+        counts.update(f for each in joined["flags"].to_list() for f in each.split(","))
     return counts
 
 
 def _long(
     table: Table,
-    plan: CellPlan,
+    cells: CellPlan,
     results: pl.DataFrame,
     missing: str,
     terms: list[pl.Series] | None,
 ) -> tuple[Table, pl.DataFrame]:
-    """One row per source row and language: the table repeated, one language per copy."""
-    langs = list(dict.fromkeys(lang for _, lang in plan.pairs))
+    """One row per source row and language: the rows repeated, one language per copy."""
+    langs = list(dict.fromkeys(lang for _, lang in cells.pairs))
     rows = table.frame.height
     parts = []
     for lang in langs:
-        chosen = [i for i, (_, code) in enumerate(plan.pairs) if code == lang]
-        pairs = [plan.pairs[i] for i in chosen]
+        chosen = [i for i, (_, code) in enumerate(cells.pairs) if code == lang]
+        pairs = [cells.pairs[i] for i in chosen]
         added = merge_results(
             pairs,
-            [plan.keys[i] for i in chosen],
-            [table.texts(column) for column, _ in pairs],
+            [cells.keys[i] for i in chosen],
+            [cells.sources[i] for i in chosen],
             results,
+            first=[cells.first[i] for i in chosen],
             missing=missing,
             terms=[terms[i] for i in chosen] if terms is not None else None,
         ).rename({f"{column}_{lang}": f"{column}_translated" for column, _ in pairs})

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Container, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -31,6 +31,7 @@ __all__ = [
     "cell_keys",
     "estimate_tokens",
     "fingerprint",
+    "first_cells",
     "make_request",
     "pack_text",
     "pieces_of",
@@ -214,7 +215,7 @@ def pieces_of(unit: Unit, max_chars: int) -> list[Piece]:
 
 
 def plan_requests(
-    units: pl.DataFrame,
+    units: pl.DataFrame | Iterable[pl.DataFrame],
     settings: Settings,
     *,
     chunking: Chunking = Chunking(),
@@ -223,14 +224,16 @@ def plan_requests(
     terms_for: TermsFor | None = None,
     stored_pieces: Container[str] = frozenset(),
 ) -> Iterator[Request]:
-    """Requests for every unit of ``units`` (CellPlan.units rows), lazily, block by block.
+    """Requests for every unit of ``units`` (a frame, or blocks of frames as
+    ``CellPlan.units()`` yields them), lazily, block by block.
 
     Long units are split into pieces; short pieces are packed per target
     language.  Units of one block are planned together, so packs never wait
     for more than one block.  Pieces of long units in ``stored_pieces``
     (finished by an earlier run) are not sent again.
     """
-    for block in units.iter_slices(block_rows):
+    frames = [units] if isinstance(units, pl.DataFrame) else units
+    for block in (b for frame in frames for b in frame.iter_slices(block_rows)):
         packs: dict[str, _Pack] = {}
         for key, text, lang, context, cells in block.iter_rows():
             terms = terms_for(text, lang) if terms_for is not None else ()
@@ -315,11 +318,66 @@ def make_request(pieces: Sequence[Piece], settings: Settings) -> Request:
 
 @dataclass(frozen=True, slots=True)
 class CellPlan:
-    """The cells of a table: one key series per (column, language) pair, and their units."""
+    """The cells of a table, columnar: a key series per (column, language) pair.
+
+    Nothing here is a Python object per row, so a million-row table costs a
+    few bytes per cell.  ``first`` marks the cell that stands for its unit:
+    the first with that key in row-major, column, language order.  The unit
+    is sent for that cell, and its billed usage lands on that row.
+    """
 
     pairs: tuple[tuple[str, str], ...]  # (column, language code)
     keys: tuple[pl.Series, ...]  # per pair: unit key per row, null for blank cells
-    units: pl.DataFrame  # distinct units: UNIT_SCHEMA + "cells" (how many cells share it)
+    first: tuple[pl.Series, ...]  # per pair: True on the cell that stands for its unit
+    shared: pl.DataFrame  # key, cells: the units used by more than one cell (usually few)
+    sources: tuple[pl.Series, ...]  # per pair: the source texts
+    langs: tuple[str, ...]  # per pair: the target language's name
+    contexts: pl.Series | None = None  # per row: template context values as JSON
+
+    @property
+    def rows(self) -> int:
+        return len(self.keys[0]) if self.keys else 0
+
+    def slice(self, start: int, length: int) -> CellPlan:
+        """The cells of rows ``start`` to ``start + length`` (zero-copy)."""
+        return replace(
+            self,
+            keys=tuple(k.slice(start, length) for k in self.keys),
+            first=tuple(f.slice(start, length) for f in self.first),
+            sources=tuple(s.slice(start, length) for s in self.sources),
+            contexts=self.contexts.slice(start, length) if self.contexts is not None else None,
+        )
+
+    def units(
+        self, skip: pl.Series | None = None, *, block_rows: int = 10_000
+    ) -> Iterator[pl.DataFrame]:
+        """The distinct units, less those whose key is in ``skip``, block by block:
+        frames of UNIT_SCHEMA + ``cells`` (how many cells share the unit)."""
+        for i, keys in enumerate(self.keys):
+            send = self.first[i]
+            if skip is not None and len(skip):
+                send = send & ~keys.is_in(skip.implode()).fill_null(False)
+            for start in range(0, len(keys), block_rows):
+                mask = send.slice(start, block_rows)
+                if not mask.any():
+                    continue
+                block = self._block(i, start, len(mask)).filter(mask)
+                cells = block.join(self.shared, on="key", how="left", maintain_order="left")
+                yield cells.with_columns(pl.col("cells").fill_null(1))
+
+    def _block(self, pair: int, start: int, length: int) -> pl.DataFrame:
+        contexts = (
+            self.contexts.slice(start, length)
+            if self.contexts is not None
+            else pl.repeat(None, length, dtype=pl.String, eager=True)
+        )
+        columns = {
+            "key": self.keys[pair].slice(start, length),
+            "text": self.sources[pair].slice(start, length),
+            "lang": pl.repeat(self.langs[pair], length, dtype=pl.String, eager=True),
+            "context": contexts,
+        }
+        return pl.DataFrame(columns, schema=UNIT_SCHEMA)
 
 
 def plan_cells(
@@ -331,29 +389,31 @@ def plan_cells(
     terms_for: TermsFor | None = None,
 ) -> CellPlan:
     """Key every cell of ``texts`` (column -> source series) for every (code, name) target."""
-    pairs, keys, frames = [], [], []
+    pairs, keys, sources, langs = [], [], [], []
     for column, source in texts.items():
         for code, name in targets:
-            k = cell_keys(source, fp=fp, lang=name, contexts=contexts, terms_for=terms_for)
             pairs.append((column, code))
-            keys.append(k)
-            frames.append(
-                pl.DataFrame(
-                    {
-                        "key": k,
-                        "text": source,
-                        "lang": pl.repeat(name, len(k), dtype=pl.String, eager=True),
-                        "context": contexts
-                        if contexts is not None
-                        else pl.repeat(None, len(k), dtype=pl.String, eager=True),
-                    },
-                    schema=UNIT_SCHEMA,
-                )
-            )
-    every = pl.concat(frames) if frames else pl.DataFrame(schema=UNIT_SCHEMA)
-    units = (
-        every.filter(pl.col("key").is_not_null())
-        .group_by("key", maintain_order=True)
-        .agg(pl.col("text", "lang", "context").first(), pl.len().alias("cells"))
+            keys.append(cell_keys(source, fp=fp, lang=name, contexts=contexts, terms_for=terms_for))
+            sources.append(source)
+            langs.append(name)
+    first, shared = first_cells(keys)
+    return CellPlan(
+        tuple(pairs), tuple(keys), first, shared, tuple(sources), tuple(langs), contexts
     )
-    return CellPlan(tuple(pairs), tuple(keys), units)
+
+
+def first_cells(keys: Sequence[pl.Series]) -> tuple[tuple[pl.Series, ...], pl.DataFrame]:
+    """Per pair, True on the first cell of each key in row-major, column, language
+    order; and the keys used by more than one cell, with their cell counts."""
+    if not keys:
+        return (), pl.DataFrame(schema={"key": pl.String, "cells": pl.UInt32})
+    if len(keys) == 1:
+        flat = keys[0].alias("key")
+    else:  # row-major: row 0 of every pair, then row 1, ...
+        columns = pl.DataFrame([k.alias(str(i)) for i, k in enumerate(keys)])
+        flat = columns.select(pl.concat_list(pl.all()).explode().alias("key")).to_series()
+    first = flat.is_first_distinct() & flat.is_not_null()
+    present = flat.drop_nulls()
+    shared = present.filter(present.is_duplicated()).value_counts(name="cells")
+    per_pair = tuple(first.gather_every(len(keys), offset=i) for i in range(len(keys)))
+    return per_pair, shared.with_columns(pl.col("cells").cast(pl.UInt32))

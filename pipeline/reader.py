@@ -54,6 +54,11 @@ class Table:
     delimiter: str | None = None
     raw_lines: pl.Series | None = None
 
+    def slice(self, start: int, length: int) -> Table:
+        """Rows ``start`` to ``start + length`` (zero-copy)."""
+        raw = self.raw_lines.slice(start, length) if self.raw_lines is not None else None
+        return replace(self, frame=self.frame.slice(start, length), raw_lines=raw)
+
     def texts(self, column: str) -> pl.Series:
         """The strings of `column` (a name or a dotted path into objects); null elsewhere."""
         if self.raw_lines is not None:

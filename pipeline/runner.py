@@ -15,7 +15,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -94,27 +93,22 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
     with ckpt.Checkpoint(job.checkpoint) as checkpoint:
-        todo = _todo(plan, checkpoint, job, report)
-        plan = replace(plan, units=plan.units.select("key"))  # the texts live on in ``todo``
+        skip = _count(plan, checkpoint, job, report)
         events.start(job=job.name, report=report)
-        if todo.height:
+        if report.to_translate:
             stored = checkpoint.pieces()
             requests = plan_requests(
-                todo,
+                plan.units(skip),
                 settings,
                 chunking=Chunking(job.chunk_chars),
                 packing=_packing(job),
                 terms_for=terms_for,
                 stored_pieces=stored.keys(),
             )
-            del todo  # planned block by block from here; freed as the run goes
             await _translate(
                 job, settings, requests, checkpoint, report, events, handle_signals, stored
             )
-        else:
-            del todo
-        results = checkpoint.results(plan.units["key"])
-    write_outputs(job, table, plan, results, report, terms_for)
+        write_outputs(job, table, plan, checkpoint, report, terms_for)
     report.wall_seconds = time.monotonic() - started
     report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
     report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
@@ -201,23 +195,30 @@ def _plan(
     )
 
 
-def _todo(
+def _count(
     plan: CellPlan, checkpoint: ckpt.Checkpoint | None, job: Job, report: Report
-) -> pl.DataFrame:
-    """The units still to send; fills the report's cell counts."""
+) -> pl.Series:
+    """Fill the report's cell counts; return the keys not to send again."""
     statuses = checkpoint.statuses() if checkpoint is not None else ckpt.EMPTY_STATUSES
-    skip = statuses.filter(pl.col("status").is_in(ckpt.done_status(job.retry_failed)))
+    skip = statuses.filter(pl.col("status").is_in(ckpt.done_status(job.retry_failed)))["key"]
     done = statuses.filter(pl.col("status") == Status.DONE.value)["key"].implode()
-    todo = plan.units.join(skip, on="key", how="anti", maintain_order="left")
-    report.rows = len(plan.keys[0]) if plan.keys else 0
+    del statuses
+    report.rows = plan.rows
     report.cells = sum(int(k.is_not_null().sum()) for k in plan.keys)
     report.blank_cells = report.rows * len(plan.keys) - report.cells
-    report.units = plan.units.height
+    report.units = sum(int(f.sum()) for f in plan.first)
     report.reused = sum(int(k.is_in(done).sum()) for k in plan.keys)
-    report.to_translate = int(todo["cells"].sum()) if todo.height else 0
+    skipped = skip.implode()
+    report.to_translate = sum(
+        int((k.is_not_null() & ~k.is_in(skipped).fill_null(False)).sum()) for k in plan.keys
+    )
+    sending = sum(
+        int((f & ~k.is_in(skipped).fill_null(False)).sum())
+        for k, f in zip(plan.keys, plan.first, strict=True)
+    )
     report.new = report.to_translate
-    report.deduplicated = report.to_translate - todo.height
-    return todo
+    report.deduplicated = report.to_translate - sending
+    return skip
 
 
 async def _translate(
@@ -357,12 +358,12 @@ def estimate(job: Job) -> dict[str, object]:
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     if job.checkpoint.exists():
         with ckpt.Checkpoint(job.checkpoint, lock=False) as checkpoint:
-            todo = _todo(plan, checkpoint, job, report)
+            skip = _count(plan, checkpoint, job, report)
     else:
-        todo = _todo(plan, None, job, report)
+        skip = _count(plan, None, job, report)
     requests = prompt = completion = 0
     for request in plan_requests(
-        todo,
+        plan.units(skip),
         settings,
         chunking=Chunking(job.chunk_chars),
         packing=_packing(job),

@@ -11,15 +11,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
 from .errors import OutputError, PipelineError, UsageError
 from .reader import Table, detect_format
 
-__all__ = ["write_frame", "write_table"]
+__all__ = ["TableWriter", "write_frame", "write_table"]
 
 _FORMULA = r"^([=+\-@\t\r])"  # cells a spreadsheet would run as a formula
 _DEFAULT_DELIMITER = {"csv": ",", "tsv": "\t"}
@@ -35,28 +36,119 @@ def write_table(
     escape_columns: Sequence[str] = (),
 ) -> None:
     """Write `table.frame` followed by the columns of `added` to `path`, all or nothing."""
-    fmt = detect_format(path, format)
-    _refuse_input(table.path, path)
-    if added.width and added.height != table.frame.height:
-        raise PipelineError(
-            f"{path}: {added.height} added rows for {table.frame.height} input rows; "
-            "this is a bug in mtpipe"
+    writer = TableWriter(
+        path,
+        source=table,
+        format=format,
+        escape_formulas=escape_formulas,
+        escape_columns=escape_columns,
+    )
+    with writer as out:
+        out.write(table, added)
+
+
+class TableWriter:
+    """Write a table block by block, all or nothing::
+
+        with TableWriter(path, source=table) as out:
+            for block, added in ...:
+                out.write(block, added)   # rows of the input, and the columns to add
+
+    Blocks go to a temporary file beside ``path`` (Parquet: a part file per
+    block, joined by polars' streaming engine at the end), which is fsynced
+    and renamed onto ``path`` when the ``with`` block ends without error, and
+    removed when it does not.  Only one block is ever held in memory.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        source: Table,
+        format: str | None = None,
+        escape_formulas: bool = True,
+        escape_columns: Sequence[str] = (),
+    ) -> None:
+        self.path = path
+        self.format = detect_format(path, format)
+        _refuse_input(source.path, path)
+        _check_destination(path)
+        same = source.format == self.format and source.delimiter
+        self._sep = (
+            source.delimiter
+            if same and source.delimiter
+            else _DEFAULT_DELIMITER.get(self.format, ",")
         )
-    if fmt == "jsonl" and table.raw_lines is not None:
-        lines = _json_lines(table.raw_lines, added, table.frame.columns)
-        _atomic(path, lambda tmp: _write_lines(lines, tmp))
-        return
-    frame = table.frame.with_columns(added.get_columns())  # same name: replaced in place
-    if fmt == "parquet":
-        _atomic(path, frame.write_parquet)
-    elif fmt == "jsonl":
-        _atomic(path, frame.write_ndjson)
-    else:
-        escape = _escape_set(frame, escape_columns) if escape_formulas else set()
-        same = table.format == fmt and table.delimiter
-        sep = table.delimiter if same and table.delimiter else _DEFAULT_DELIMITER[fmt]
-        ready = _csv_ready(frame, escape)
-        _atomic(path, lambda tmp: ready.write_csv(tmp, separator=sep, quote_style="necessary"))
+        self._escape = escape_columns if escape_formulas else ()
+        self._tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self._parts: list[Path] = []
+        self._file: BinaryIO | None = None
+        self._blocks = 0
+
+    def __enter__(self) -> TableWriter:
+        if self.format != "parquet":
+            with _output_errors(self.path):
+                self._file = self._tmp.open("wb")
+        return self
+
+    def write(self, table: Table, added: pl.DataFrame) -> None:
+        """Append the rows of ``table`` (a block of the input) with the columns of ``added``."""
+        if added.width and added.height != table.frame.height:
+            raise PipelineError(
+                f"{self.path}: {added.height} added rows for {table.frame.height} input rows; "
+                "this is a bug in mtpipe"
+            )
+        with _output_errors(self.path):
+            self._write(table, added)
+        self._blocks += 1
+
+    def _write(self, table: Table, added: pl.DataFrame) -> None:
+        if self.format == "jsonl" and table.raw_lines is not None:
+            lines = _json_lines(table.raw_lines, added, table.frame.columns)
+            assert self._file is not None
+            pl.DataFrame({"line": lines}).write_csv(
+                self._file, include_header=False, quote_style="never"
+            )
+            return
+        frame = table.frame.with_columns(added.get_columns())  # same name: replaced in place
+        if self.format == "parquet":
+            part = self._tmp.with_name(f"{self._tmp.name}.part{len(self._parts):06d}")
+            self._parts.append(part)
+            frame.write_parquet(part)
+            return
+        assert self._file is not None
+        if self.format == "jsonl":
+            frame.write_ndjson(self._file)
+            return
+        ready = _csv_ready(frame, _escape_set(frame, self._escape))
+        header = self._blocks == 0
+        ready.write_csv(
+            self._file, separator=self._sep, quote_style="necessary", include_header=header
+        )
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                with _output_errors(self.path):
+                    self._finish()
+        finally:
+            if self._file is not None and not self._file.closed:
+                self._file.close()
+            for leftover in [*self._parts, self._tmp]:
+                with contextlib.suppress(OSError):
+                    leftover.unlink(missing_ok=True)
+
+    def _finish(self) -> None:
+        if self.format == "parquet":
+            if not self._parts:
+                raise PipelineError(f"{self.path}: no block was written; this is a bug in mtpipe")
+            pl.scan_parquet(self._parts).sink_parquet(self._tmp)
+        else:
+            assert self._file is not None
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        _commit(self._tmp, self.path)
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> None:
@@ -134,33 +226,38 @@ def _json_lines(raw: pl.Series, added: pl.DataFrame, keys: Sequence[str]) -> pl.
     return parts.select(pl.concat_str(pl.col("body"), sep, pl.col("extra"))).to_series()
 
 
-def _write_lines(lines: pl.Series, tmp: Path) -> None:
-    frame = pl.DataFrame({"line": lines})
-    frame.write_csv(tmp, include_header=False, quote_style="never")
-
-
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file beside `path`, fsync it, then rename it onto `path`."""
     _check_destination(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    done = False
     try:
-        write(tmp)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        done = True
+        with _output_errors(path):
+            write(tmp)
+            _commit(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    """fsync ``tmp``, rename it onto ``path``, and make the rename durable."""
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def _output_errors(path: Path) -> Iterator[None]:
+    """OSError and polars' errors while writing ``path`` -> one OutputError line."""
+    try:
+        yield
     except (OSError, pl.exceptions.PolarsError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OutputError(
             f"{path}: cannot write the output ({reason}); "
             "check free space and permissions, or pass another -o"
         ) from exc
-    finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
 
 
 def _check_destination(path: Path) -> None:

@@ -4,6 +4,7 @@ import polars as pl
 
 from pipeline.checkpoint import RESULT_SCHEMA
 from pipeline.merge import merge_results
+from pipeline.planner import first_cells
 
 
 def _results(rows: list[tuple[object, ...]]) -> pl.DataFrame:
@@ -23,7 +24,8 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
         pl.Series(["Hello", "World", "", "Hello"]),
         pl.Series(["World", "Bad", "Hello", None]),
     ]
-    added = merge_results([("a", "de"), ("b", "de")], keys, sources, results)
+    first, _ = first_cells(keys)
+    added = merge_results([("a", "de"), ("b", "de")], keys, sources, results, first=first)
     assert added.columns == [
         "a_de",
         "b_de",
@@ -48,7 +50,10 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
 
 
 def test_merge_marks_cells_without_result() -> None:
-    added = merge_results([("text", "ja")], [pl.Series(["k9"])], [pl.Series(["x"])], _results([]))
+    keys = [pl.Series(["k9"])]
+    added = merge_results(
+        [("text", "ja")], keys, [pl.Series(["x"])], _results([]), first=first_cells(keys)[0]
+    )
     assert added["text_ja"].to_list() == [None]
     assert added["mt_error"].to_list() == ["text_ja: not translated"]
     assert added["mt_prompt_tokens"].to_list() == [0]

@@ -49,9 +49,28 @@ def test_plan_cells_counts_cells_per_unit() -> None:
     texts = {"a": pl.Series(["x", "y", None]), "b": pl.Series(["y", "x", "z"])}
     plan = plan_cells(texts, [("de", "German"), ("ja", "Japanese")], fp="f")
     assert plan.pairs == (("a", "de"), ("a", "ja"), ("b", "de"), ("b", "ja"))
-    assert plan.units.height == 6  # x, y, z per language
-    assert plan.units["cells"].sum() == 10
-    assert plan.units.filter(pl.col("text") == "z")["cells"].to_list() == [1, 1]
+    units = pl.concat(plan.units())
+    assert units.height == 6  # x, y, z per language
+    assert units["cells"].sum() == 10
+    assert units.filter(pl.col("text") == "z")["cells"].to_list() == [1, 1]
+    # each unit stands on its first cell in row-major, column, language order:
+    # row 0 holds x (column a) and y (column b, before y in row 1 of column a)
+    assert [f.to_list() for f in plan.first] == [[True, False, False]] * 2 + [
+        [True, False, True]
+    ] * 2
+
+
+def test_units_come_block_by_block_less_the_skipped() -> None:
+    texts = {"text": pl.Series([f"t{i % 7}" if i % 5 else None for i in range(100)])}
+    plan = plan_cells(texts, [("de", "German")], fp="f")
+    blocks = list(plan.units(block_rows=10))
+    assert all(b.height <= 10 for b in blocks) and len(blocks) > 1
+    units = pl.concat(blocks)
+    assert sorted(units["text"].to_list()) == [f"t{i}" for i in range(7)]
+    assert units["cells"].sum() == 80  # every non-blank cell, once
+    skipped = units.filter(pl.col("text").is_in(["t1", "t2"]))["key"]
+    rest = pl.concat(plan.units(skipped))
+    assert sorted(rest["text"].to_list()) == ["t0", "t3", "t4", "t5", "t6"]
 
 
 @given(st.text(min_size=0, max_size=400), st.integers(min_value=5, max_value=120))
@@ -90,7 +109,7 @@ def test_long_documents_chunk_within_limits() -> None:
 
 
 def test_plan_requests_is_lazy_and_builds_bodies() -> None:
-    units = plan_cells({"text": pl.Series(["a", "b", "c"])}, [("de", "German")], fp="f").units
+    units = plan_cells({"text": pl.Series(["a", "b", "c"])}, [("de", "German")], fp="f").units()
     requests = plan_requests(units, SETTINGS, block_rows=2)
     first = next(requests)
     assert first.body["model"] == "qwen-mt-turbo"
@@ -104,7 +123,7 @@ def test_estimate_tokens() -> None:
 
 
 def _units(texts: list[str], lang: str = "German") -> pl.DataFrame:
-    return plan_cells({"text": pl.Series(texts)}, [("xx", lang)], fp="f").units
+    return pl.concat(plan_cells({"text": pl.Series(texts)}, [("xx", lang)], fp="f").units())
 
 
 def test_packing_groups_short_pieces_per_language() -> None:
