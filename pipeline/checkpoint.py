@@ -99,6 +99,7 @@ class Checkpoint:
 
     def __init__(self, path: Path, *, lock: bool = True) -> None:
         self.path = path
+        self._stored: int | None = None  # results stored, once counted
         self._lock = _Lock(path.with_name(path.name + ".lock")) if lock else None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,7 @@ class Checkpoint:
             )
             for r in results
         ]
+        self._stored = None
         try:
             with self._transaction():
                 self._db.executemany(_UPSERT, rows)
@@ -180,24 +182,34 @@ class Checkpoint:
         """Stored results (all, or those whose key is in ``keys``) as a RESULT_SCHEMA frame.
 
         Read block by block into columnar frames, so a million results never
-        sit in memory as Python tuples; with ``keys``, only those are looked up.
+        sit in memory as Python tuples.  ``keys`` are looked up by key, unless
+        they are most of the checkpoint: then one scan is about twice as fast.
         """
         columns = ", ".join(RESULT_SCHEMA)
-        if keys is None:
+        wanted = None if keys is None else keys.drop_nulls().unique().alias("key")
+        if wanted is None or 2 * len(wanted) >= self._count():
             cursor = self._db.execute(f"SELECT {columns} FROM results")
             blocks = iter(lambda: cursor.fetchmany(block_rows), [])
         else:
-            wanted = keys.drop_nulls().unique().to_list()
+            listed = wanted.to_list()
             block_rows = min(block_rows, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            chunks = (listed[i : i + block_rows] for i in range(0, len(listed), block_rows))
             blocks = (
                 self._db.execute(
-                    f"SELECT {columns} FROM results WHERE key IN ({','.join('?' * len(chunk))})",
-                    chunk,
+                    f"SELECT {columns} FROM results WHERE key IN ({','.join('?' * len(c))})", c
                 ).fetchall()
-                for chunk in (wanted[i : i + block_rows] for i in range(0, len(wanted), block_rows))
+                for c in chunks
             )
         frames = [pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row") for rows in blocks]
+        if wanted is not None:
+            frames = [f.join(wanted.to_frame(), on="key", how="semi") for f in frames]
         return pl.concat(frames) if frames else pl.DataFrame(schema=RESULT_SCHEMA)
+
+    def _count(self) -> int:
+        """How many results are stored (counted once between writes)."""
+        if self._stored is None:
+            self._stored = int(self._db.execute("SELECT count(*) FROM results").fetchone()[0])
+        return self._stored
 
     def pieces(self) -> dict[str, Result]:
         """Finished pieces of long units (``Status.PIECE``), by piece key."""

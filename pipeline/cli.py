@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import gc
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -250,8 +251,12 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _execute(job: Job) -> int:
-    from . import runner  # heavy imports (polars, httpx) only when translating
-    from .report import Events
+    gc.disable()  # the heavy imports (polars, aiohttp) make long-lived objects only:
+    try:  # collecting while they load costs a tenth of the start-up
+        from . import runner
+        from .report import Events
+    finally:
+        gc.enable()
 
     events = Events(fmt=job.log_format, bar=job.progress)
     with _endpoint(job) as job:

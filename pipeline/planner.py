@@ -123,14 +123,14 @@ def _terms_json(terms: tuple[tuple[str, str], ...]) -> str:
     return json.dumps(terms, ensure_ascii=False) if terms else ""
 
 
-_WIDE = re.compile(r"[\u2e80-\U0010ffff]")  # CJK and other dense scripts
+_WIDE = r"[\u2e80-\U0010ffff]"  # CJK and other dense scripts; compiled on first use
 
 
 def estimate_tokens(text: str) -> int:
     """Offline token estimate: ~4 chars per token, ~1.5 per CJK character."""
     if text.isascii():
         return (len(text) + 3) // 4
-    wide = len(_WIDE.findall(text))
+    wide = len(re.findall(_WIDE, text))
     return (len(text) - wide + 3) // 4 + (wide * 2 + 2) // 3
 
 
