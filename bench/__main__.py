@@ -88,32 +88,49 @@ def write_cells(path: Path, n: int) -> None:
             w.writerow([i, f"{words[i % 12]} {words[(i // 12) % 12]} item number {i}"])
 
 
-def throughput(tmp: Path) -> list[Figure]:
-    """20,000 distinct short cells, one per request, 100 ms latency, 256 in flight."""
+def throughput(tmp: Path, runs: int = 5) -> list[Figure]:
+    """20,000 distinct short cells, one per request, 100 ms latency, 256 in flight.
+
+    Run ``runs`` times from a fresh checkpoint: this VM's speed varies by a few
+    per cent from run to run, so the median is the figure, with the range.
+    """
     n, latency, concurrency = 20_000, 0.1, 256
     src = tmp / "cells.csv"
     write_cells(src, n)
     sim, base = start_sim("--latency", str(latency))
     log = tmp / "throughput.log"
-    argv = translate_argv(src, tmp / "out.csv", base, "--concurrency", str(concurrency), *PACK_OFF)
+    out = tmp / "out.csv"
+    argv = translate_argv(src, out, base, "--concurrency", str(concurrency), *PACK_OFF)
+    samples = []
     try:
-        started = time.time()
-        wall, cpu, rss, code = run_child([*argv, "--log-format", "json"], stderr=log)
+        for _ in range(runs):
+            for stale in tmp.glob("out.csv*"):  # the output, its checkpoint and report
+                stale.unlink()
+            started = time.time()
+            wall, cpu, rss, code = run_child([*argv, "--log-format", "json"], stderr=log)
+            written = finished_at(log) - started  # the finish event follows the output's rename
+            samples.append((written, wall, cpu, rss, code))
     finally:
         sim.terminate()
         sim.wait()
-    written = finished_at(log) - started  # the finish event follows the output's rename
+    samples.sort()
+    written, wall, cpu, rss, code = samples[len(samples) // 2]
     ideal = concurrency / latency
-    rate = n / written
+    share = sorted(round(100 * n / s[0] / ideal, 1) for s in samples)
     name = "throughput 20k cells"
     return [
-        Figure(name, "exit code", code, "", "0"),
+        Figure(name, "exit codes", max(s[4] for s in samples), "", "0"),
         Figure(name, "to output written", round(written, 2), "s", f"ideal {n / ideal:.2f}"),
         Figure(name, "to process exit", round(wall, 2), "s", ""),
-        Figure(name, "cells/s", round(rate, 1), "cells/s", f"ideal {ideal:.0f}"),
+        Figure(name, "cells/s", round(n / written, 1), "cells/s", f"ideal {ideal:.0f}"),
         Figure(
-            name, "of ideal", round(100 * rate / ideal, 1), "%", ">= 80 (issue 2), >= 90 (issue 7)"
+            name,
+            f"of ideal (median of {runs})",
+            share[len(share) // 2],
+            "%",
+            ">= 80 (issue 2), >= 90 (issue 7)",
         ),
+        Figure(name, f"of ideal (range of {runs})", share[0], f"- {share[-1]} %", ""),
         Figure(name, "client CPU per request", round(1000 * cpu / n, 3), "ms", "<= 0.4"),
         Figure(name, "peak RSS", round(rss, 1), "MiB", ""),
     ]

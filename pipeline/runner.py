@@ -109,11 +109,11 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
                 job, settings, requests, checkpoint, report, events, handle_signals, stored
             )
         write_outputs(job, table, plan, checkpoint, report, terms_for)
-    report.wall_seconds = time.monotonic() - started
-    report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
-    report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
-    write_report(report, job.report)
-    events.finish(report)
+        report.wall_seconds = time.monotonic() - started
+        report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
+        report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
+        write_report(report, job.report)  # under the checkpoint's lock, like the output
+        events.finish(report)
     return report
 
 
