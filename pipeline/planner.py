@@ -396,24 +396,35 @@ def plan_cells(
             keys.append(cell_keys(source, fp=fp, lang=name, contexts=contexts, terms_for=terms_for))
             sources.append(source)
             langs.append(name)
-    first, shared = first_cells(keys)
+    first, shared = first_cells(keys, langs)
     return CellPlan(
         tuple(pairs), tuple(keys), first, shared, tuple(sources), tuple(langs), contexts
     )
 
 
-def first_cells(keys: Sequence[pl.Series]) -> tuple[tuple[pl.Series, ...], pl.DataFrame]:
+def first_cells(
+    keys: Sequence[pl.Series], langs: Sequence[str]
+) -> tuple[tuple[pl.Series, ...], pl.DataFrame]:
     """Per pair, True on the first cell of each key in row-major, column, language
-    order; and the keys used by more than one cell, with their cell counts."""
-    if not keys:
-        return (), pl.DataFrame(schema={"key": pl.String, "cells": pl.UInt32})
-    if len(keys) == 1:
-        flat = keys[0].alias("key")
-    else:  # row-major: row 0 of every pair, then row 1, ...
-        columns = pl.DataFrame([k.alias(str(i)) for i, k in enumerate(keys)])
-        flat = columns.select(pl.concat_list(pl.all()).explode().alias("key")).to_series()
-    first = flat.is_first_distinct() & flat.is_not_null()
-    present = flat.drop_nulls()
-    shared = present.filter(present.is_duplicated()).value_counts(name="cells")
-    per_pair = tuple(first.gather_every(len(keys), offset=i) for i in range(len(keys)))
-    return per_pair, shared.with_columns(pl.col("cells").cast(pl.UInt32))
+    order; and the keys used by more than one cell, with their cell counts.
+
+    A key hashes its target language, so only the pairs of one language (the
+    columns) can share keys: each language is done on its own, and a single
+    column needs no interleaving at all.
+    """
+    first: dict[int, pl.Series] = {}
+    shared = [pl.DataFrame(schema={"key": pl.String, "cells": pl.UInt32})]
+    for lang in dict.fromkeys(langs):
+        group = [i for i, name in enumerate(langs) if name == lang]
+        if len(group) == 1:
+            flat = keys[group[0]].alias("key")
+        else:  # row-major: row 0 of every column, then row 1, ...
+            columns = pl.DataFrame([keys[i].alias(str(i)) for i in group])
+            flat = columns.select(pl.concat_list(pl.all()).explode().alias("key")).to_series()
+        mask = flat.is_first_distinct() & flat.is_not_null()
+        for offset, i in enumerate(group):
+            first[i] = mask if len(group) == 1 else mask.gather_every(len(group), offset=offset)
+        present = flat.drop_nulls()
+        counts = present.filter(present.is_duplicated()).value_counts(name="cells")
+        shared.append(counts.with_columns(pl.col("cells").cast(pl.UInt32)))
+    return tuple(first[i] for i in range(len(keys))), pl.concat(shared)

@@ -24,7 +24,7 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
         pl.Series(["Hello", "World", "", "Hello"]),
         pl.Series(["World", "Bad", "Hello", None]),
     ]
-    first, _ = first_cells(keys)
+    first, _ = first_cells(keys, ["German", "German"])
     added = merge_results([("a", "de"), ("b", "de")], keys, sources, results, first=first)
     assert added.columns == [
         "a_de",
@@ -52,7 +52,11 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
 def test_merge_marks_cells_without_result() -> None:
     keys = [pl.Series(["k9"])]
     added = merge_results(
-        [("text", "ja")], keys, [pl.Series(["x"])], _results([]), first=first_cells(keys)[0]
+        [("text", "ja")],
+        keys,
+        [pl.Series(["x"])],
+        _results([]),
+        first=first_cells(keys, ["Japanese"])[0],
     )
     assert added["text_ja"].to_list() == [None]
     assert added["mt_error"].to_list() == ["text_ja: not translated"]
