@@ -108,13 +108,14 @@ def throughput(tmp: Path, runs: int = 5) -> list[Figure]:
                 stale.unlink()
             started = time.time()
             wall, cpu, rss, code = run_child([*argv, "--log-format", "json"], stderr=log)
-            written = finished_at(log) - started  # the finish event follows the output's rename
-            samples.append((written, wall, cpu, rss, code))
+            written = event_time(log) - started  # the finish event follows the output's rename
+            ready = event_time(log, "start") - started  # read, planned, about to send
+            samples.append((written, wall, cpu, rss, code, ready))
     finally:
         sim.terminate()
         sim.wait()
     samples.sort()
-    written, wall, cpu, rss, code = samples[len(samples) // 2]
+    written, wall, cpu, rss, code, ready = samples[len(samples) // 2]
     ideal = concurrency / latency
     share = sorted(round(100 * n / s[0] / ideal, 1) for s in samples)
     name = "throughput 20k cells"
@@ -122,6 +123,7 @@ def throughput(tmp: Path, runs: int = 5) -> list[Figure]:
         Figure(name, "exit codes", max(s[4] for s in samples), "", "0"),
         Figure(name, "to output written", round(written, 2), "s", f"ideal {n / ideal:.2f}"),
         Figure(name, "to process exit", round(wall, 2), "s", ""),
+        Figure(name, "start-up (to the start event)", round(ready, 2), "s", ""),
         Figure(name, "cells/s", round(n / written, 1), "cells/s", f"ideal {ideal:.0f}"),
         Figure(
             name,
@@ -139,12 +141,12 @@ def throughput(tmp: Path, runs: int = 5) -> list[Figure]:
 PACK_OFF = ["--pack", "off"]
 
 
-def finished_at(log: Path) -> float:
-    """The wall-clock time of the run's ``finish`` event (``--log-format json``)."""
+def event_time(log: Path, event: str = "finish") -> float:
+    """The wall-clock time of the run's first ``event`` (``--log-format json``)."""
     for line in log.read_text().splitlines():
-        if line.startswith("{") and json.loads(line).get("event") == "finish":
+        if line.startswith("{") and json.loads(line).get("event") == event:
             return float(json.loads(line)["time"])
-    raise SystemExit(f"{log}: the run logged no finish event:\n{log.read_text()[-2000:]}")
+    raise SystemExit(f"{log}: the run logged no {event} event:\n{log.read_text()[-2000:]}")
 
 
 def translate_argv(src: Path, out: Path, base: str, *extra: str) -> list[str]:
@@ -231,6 +233,12 @@ def _quota(tmp: Path) -> list[Figure]:
     return quota(tmp)
 
 
+def _ceiling(tmp: Path) -> list[Figure]:
+    from bench.ceiling import ceiling
+
+    return ceiling(tmp)
+
+
 def _packing(tmp: Path) -> list[Figure]:
     from bench.packing import packing
 
@@ -239,6 +247,7 @@ def _packing(tmp: Path) -> list[Figure]:
 
 SCENARIOS: dict[str, Callable[[Path], list[Figure]]] = {
     "throughput": throughput,
+    "ceiling": _ceiling,
     "memory": memory,
     "startup": startup,
     "quota": _quota,
