@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -9,14 +10,14 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from pipeline.errors import OutputError, PipelineError, UsageError
 from pipeline.options import output_path_for
 from pipeline.reader import Table, read_table
-from pipeline.writer import write_table
+from pipeline.writer import TableWriter, write_table
 
 NONE = pl.DataFrame()
 HOSTILE = [
@@ -494,3 +495,44 @@ def test_table_is_a_frozen_value(tmp_path: Path) -> None:
     assert isinstance(table, Table)
     with pytest.raises(AttributeError):
         table.columns = ()  # type: ignore[misc]
+
+
+# -- block by block ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet"])
+@given(
+    rows=st.lists(st.tuples(st.text(max_size=12), st.one_of(st.none(), st.text(max_size=12)))),
+    cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=5),
+)
+@settings(max_examples=25, deadline=None)
+def test_blocks_write_what_one_block_writes(
+    fmt: str, rows: list[tuple[str, str | None]], cuts: list[int], tmp_path_factory: Any
+) -> None:
+    """Any split of a table into blocks (empty ones too) writes the same bytes."""
+    assume(rows or fmt != "jsonl")  # an empty JSON Lines file is refused on reading
+    tmp = tmp_path_factory.mktemp(fmt)
+    frame = pl.DataFrame(
+        {"id": [str(i) for i in range(len(rows))], "text": [r[0] for r in rows]},
+        schema={"id": pl.String, "text": pl.String},
+    )
+    src = tmp / f"in.{fmt}"
+    if fmt == "parquet":
+        frame.write_parquet(src)
+    elif fmt == "jsonl":  # read back from raw lines: kept byte for byte, fields appended
+        src.write_text("".join(json.dumps(r) + "\n" for r in frame.iter_rows(named=True)))
+    else:
+        frame.write_csv(src, separator="\t" if fmt == "tsv" else ",")
+    table = read_table(src, columns=["text"])
+    added = pl.DataFrame({"text_de": [r[1] for r in rows]}, schema={"text_de": pl.String})
+    write_table(table, added, tmp / f"whole.{fmt}", escape_columns=["text_de"])
+    bounds = sorted({0, len(rows), *(min(c, len(rows)) for c in cuts)})
+    with TableWriter(tmp / f"blocks.{fmt}", source=table, escape_columns=["text_de"]) as out:
+        for start, end in list(itertools.pairwise(bounds)) or [(0, 0)]:
+            out.write(table.slice(start, end - start), added.slice(start, end - start))
+    whole, blocks = (tmp / f"whole.{fmt}").read_bytes(), (tmp / f"blocks.{fmt}").read_bytes()
+    if fmt == "parquet":
+        assert_frame_equal(pl.read_parquet(whole), pl.read_parquet(blocks))
+    else:
+        assert whole == blocks
+    assert not [p.name for p in tmp.iterdir() if ".tmp-" in p.name]  # no part file left
