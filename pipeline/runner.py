@@ -209,13 +209,9 @@ def _count(
     report.units = sum(int(f.sum()) for f in plan.first)
     report.reused = sum(int(k.is_in(done).sum()) for k in plan.keys)
     skipped = skip.implode()
-    report.to_translate = sum(
-        int((k.is_not_null() & ~k.is_in(skipped).fill_null(False)).sum()) for k in plan.keys
-    )
-    sending = sum(
-        int((f & ~k.is_in(skipped).fill_null(False)).sum())
-        for k, f in zip(plan.keys, plan.first, strict=True)
-    )
+    pending = [k.is_not_null() & ~k.is_in(skipped).fill_null(False) for k in plan.keys]
+    report.to_translate = sum(int(p.sum()) for p in pending)
+    sending = sum(int((f & p).sum()) for f, p in zip(plan.first, pending, strict=True))
     report.new = report.to_translate
     report.deduplicated = report.to_translate - sending
     return skip
