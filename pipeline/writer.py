@@ -145,10 +145,8 @@ class TableWriter:
             pl.scan_parquet(self._parts).sink_parquet(self._tmp)
         else:
             assert self._file is not None
-            self._file.flush()
-            os.fsync(self._file.fileno())
             self._file.close()
-        _commit(self._tmp, self.path)
+        _commit(self._tmp, self.path)  # fsync, rename, fsync the folder
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> None:
