@@ -15,10 +15,10 @@ from dataclasses import replace
 
 import polars as pl
 
+from .cells import CellPlan, TermsFor
 from .checkpoint import Checkpoint
 from .config import Job
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
-from .planner import CellPlan, TermsFor
 from .reader import Table
 from .report import Report
 from .writer import TableWriter, write_frame

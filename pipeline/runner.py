@@ -24,6 +24,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from . import checkpoint as ckpt
 from . import qa
 from .budget import Budget
+from .cells import CellPlan, TermsFor, fingerprint, plan_cells
 from .client import Client, RetryPolicy, make_session
 from .config import MODELS, Job, cost_usd, model_info
 from .errors import OutputError, UsageError
@@ -31,15 +32,7 @@ from .glossary import load_glossary, load_memory
 from .models import Outcome, Request, Result, Settings, Status
 from .output import write_outputs
 from .pacing import Pacer, Quota
-from .planner import (
-    CellPlan,
-    Chunking,
-    Packing,
-    TermsFor,
-    fingerprint,
-    plan_cells,
-    plan_requests,
-)
+from .planner import Chunking, Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
 from .reader import Table, read_table
 from .report import Events, Report, write_report

@@ -19,6 +19,7 @@ LAYERS = {
     "prompts": 2,
     "client": 2,
     "checkpoint": 2,
+    "cells": 2,
     "merge": 2,
     "splitter": 2,
     "pacing": 1,

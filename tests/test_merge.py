@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.cells import first_cells
 from pipeline.checkpoint import RESULT_SCHEMA
 from pipeline.merge import merge_results
-from pipeline.planner import first_cells
 
 
 def _results(rows: list[tuple[object, ...]]) -> pl.DataFrame:
