@@ -29,6 +29,25 @@ def test_put_and_read_back(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
+def test_results_by_key_scan_or_lookup_agree(tmp_path: Path) -> None:
+    """A few keys are looked up one by one, most of the table is read in one scan:
+    the same rows either way, nulls and unknown keys ignored, and a write in
+    between is seen (the stored count is not stale)."""
+    with Checkpoint(tmp_path / "c.sqlite") as cp:
+        cp.put(
+            [_result(f"k{i}", Status.DONE if i % 3 else Status.FAILED_PERMANENT) for i in range(50)]
+        )
+        few = pl.Series(["k1", "k3", None, "nope", "k3"])  # 2 of 50 known: looked up
+        many = pl.Series([f"k{i}" for i in range(40)] + [None, "nope"])  # 40 of 50: a scan
+        for keys in (few, many):
+            got = cp.results(keys).sort("key")
+            every = cp.results().filter(pl.col("key").is_in(keys.drop_nulls().implode()))
+            assert got.equals(every.sort("key"))
+        assert cp.results(few).height == 2 and cp.results(many).height == 40
+        cp.put([_result("k999")])
+        assert cp.results(pl.Series(["k999"]))["translation"].to_list() == ["t-k999"]
+
+
 def test_retry_adds_billed_usage_and_attempts(tmp_path: Path) -> None:
     with Checkpoint(tmp_path / "c.sqlite") as cp:
         cp.put([_result("a", Status.FAILED_TRANSIENT, tokens=10)])
