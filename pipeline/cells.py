@@ -144,15 +144,18 @@ class CellPlan:
             contexts=self.contexts.slice(start, length) if self.contexts is not None else None,
         )
 
+    def pending(self, skip: pl.Series) -> tuple[pl.Series, ...]:
+        """Per pair, True on the cells still to translate: not blank, key not in ``skip``."""
+        skipped = skip.implode()
+        return tuple(k.is_not_null() & ~k.is_in(skipped).fill_null(False) for k in self.keys)
+
     def units(
-        self, skip: pl.Series | None = None, *, block_rows: int = 10_000
+        self, pending: Sequence[pl.Series] | None = None, *, block_rows: int = 10_000
     ) -> Iterator[pl.DataFrame]:
-        """The distinct units, less those whose key is in ``skip``, block by block:
+        """The distinct units (of the ``pending`` cells, when given), block by block:
         frames of UNIT_SCHEMA + ``cells`` (how many cells share the unit)."""
         for i, keys in enumerate(self.keys):
-            send = self.first[i]
-            if skip is not None and len(skip):
-                send = send & ~keys.is_in(skip.implode()).fill_null(False)
+            send = self.first[i] if pending is None else self.first[i] & pending[i]
             for start in range(0, len(keys), block_rows):
                 mask = send.slice(start, block_rows)
                 if not mask.any():

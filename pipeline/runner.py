@@ -86,12 +86,12 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
     with ckpt.Checkpoint(job.checkpoint) as checkpoint:
-        skip = _count(plan, checkpoint, job, report)
+        pending = _count(plan, checkpoint, job, report)
         events.start(job=job.name, report=report)
         if report.to_translate:
             stored = checkpoint.pieces()
             requests = plan_requests(
-                plan.units(skip),
+                plan.units(pending),
                 settings,
                 chunking=Chunking(job.chunk_chars),
                 packing=_packing(job),
@@ -190,8 +190,8 @@ def _plan(
 
 def _count(
     plan: CellPlan, checkpoint: ckpt.Checkpoint | None, job: Job, report: Report
-) -> pl.Series:
-    """Fill the report's cell counts; return the keys not to send again."""
+) -> tuple[pl.Series, ...]:
+    """Fill the report's cell counts; return, per pair, the cells still to translate."""
     statuses = checkpoint.statuses() if checkpoint is not None else ckpt.EMPTY_STATUSES
     skip = statuses.filter(pl.col("status").is_in(ckpt.done_status(job.retry_failed)))["key"]
     done = statuses.filter(pl.col("status") == Status.DONE.value)["key"].implode()
@@ -201,13 +201,12 @@ def _count(
     report.blank_cells = report.rows * len(plan.keys) - report.cells
     report.units = sum(int(f.sum()) for f in plan.first)
     report.reused = sum(int(k.is_in(done).sum()) for k in plan.keys)
-    skipped = skip.implode()
-    pending = [k.is_not_null() & ~k.is_in(skipped).fill_null(False) for k in plan.keys]
+    pending = plan.pending(skip)
     report.to_translate = sum(int(p.sum()) for p in pending)
     sending = sum(int((f & p).sum()) for f, p in zip(plan.first, pending, strict=True))
     report.new = report.to_translate
     report.deduplicated = report.to_translate - sending
-    return skip
+    return pending
 
 
 async def _translate(
@@ -347,12 +346,12 @@ def estimate(job: Job) -> dict[str, object]:
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     if job.checkpoint.exists():
         with ckpt.Checkpoint(job.checkpoint, lock=False) as checkpoint:
-            skip = _count(plan, checkpoint, job, report)
+            pending = _count(plan, checkpoint, job, report)
     else:
-        skip = _count(plan, None, job, report)
+        pending = _count(plan, None, job, report)
     requests = prompt = completion = 0
     for request in plan_requests(
-        plan.units(skip),
+        plan.units(pending),
         settings,
         chunking=Chunking(job.chunk_chars),
         packing=_packing(job),
