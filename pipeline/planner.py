@@ -123,7 +123,7 @@ def pieces_of(unit: Unit, max_chars: int) -> list[Piece]:
 
 
 def plan_requests(
-    units: pl.DataFrame | Iterable[pl.DataFrame],
+    units: Iterable[pl.DataFrame],
     settings: Settings,
     *,
     chunking: Chunking = Chunking(),
@@ -132,16 +132,15 @@ def plan_requests(
     terms_for: TermsFor | None = None,
     stored_pieces: Container[str] = frozenset(),
 ) -> Iterator[Request]:
-    """Requests for every unit of ``units`` (a frame, or blocks of frames as
-    ``CellPlan.units()`` yields them), lazily, block by block.
+    """Requests for every unit of ``units`` (blocks of frames, as ``CellPlan.units()``
+    yields them), lazily, block by block.
 
     Long units are split into pieces; short pieces are packed per target
     language.  Units of one block are planned together, so packs never wait
     for more than one block.  Pieces of long units in ``stored_pieces``
     (finished by an earlier run) are not sent again.
     """
-    frames = [units] if isinstance(units, pl.DataFrame) else units
-    for block in (b for frame in frames for b in frame.iter_slices(block_rows)):
+    for block in (b for frame in units for b in frame.iter_slices(block_rows)):
         packs: dict[str, _Pack] = {}
         for key, text, lang, context, cells in block.iter_rows():
             terms = terms_for(text, lang) if terms_for is not None else ()

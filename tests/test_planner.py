@@ -79,7 +79,7 @@ def test_packing_groups_short_pieces_per_language() -> None:
         [_units([f"Label {i}" for i in range(250)]), _units(["Hi", "Yo"], "Japanese")]
     )
     packing = Packing(max_segments=100, max_tokens=10_000)
-    requests = list(plan_requests(units, SETTINGS, packing=packing))
+    requests = list(plan_requests([units], SETTINGS, packing=packing))
     sizes = sorted(len(r.pieces) for r in requests)
     assert sizes == [2, 50, 100, 100]
     for request in requests:
@@ -90,7 +90,7 @@ def test_packing_groups_short_pieces_per_language() -> None:
 
 def test_packing_respects_token_budget_and_leaves_long_or_multiline_alone() -> None:
     units = _units(["word " * 30, "line one\nline two", "x " * 900, "short", "tiny"])
-    requests = list(plan_requests(units, SETTINGS, packing=Packing(max_tokens=60)))
+    requests = list(plan_requests([units], SETTINGS, packing=Packing(max_tokens=60)))
     alone = [r.pieces[0].text for r in requests if len(r.pieces) == 1]
     assert "line one\nline two" in alone and ("x " * 900).strip() in alone
     packs = [r for r in requests if len(r.pieces) > 1]
@@ -99,13 +99,13 @@ def test_packing_respects_token_budget_and_leaves_long_or_multiline_alone() -> N
 
 def test_packing_off_sends_one_piece_per_request() -> None:
     units = _units(["a", "b", "c"])
-    requests = list(plan_requests(units, SETTINGS, packing=Packing(enabled=False)))
+    requests = list(plan_requests([units], SETTINGS, packing=Packing(enabled=False)))
     assert [len(r.pieces) for r in requests] == [1, 1, 1]
 
 
 def test_a_small_max_tokens_is_raised_to_fit_a_chunk() -> None:
     settings = Settings("qwen-mt-turbo", "prompt", "", "auto", (), (("max_tokens", 100),))
     units = _units(["word " * 400, "hi"])
-    requests = list(plan_requests(units, settings, packing=Packing(enabled=False)))
+    requests = list(plan_requests([units], settings, packing=Packing(enabled=False)))
     assert requests[0].body["max_tokens"] > 500
     assert requests[1].body["max_tokens"] == 100  # enough already
