@@ -85,6 +85,7 @@ RESULT_SCHEMA = {
     "message": pl.String,
     "flags": pl.String,
 }
+_RESULT_COLUMNS = ", ".join(RESULT_SCHEMA)
 
 
 class Checkpoint:
@@ -185,25 +186,30 @@ class Checkpoint:
         sit in memory as Python tuples.  ``keys`` are looked up by key, unless
         they are most of the checkpoint: then one scan is about twice as fast.
         """
-        columns = ", ".join(RESULT_SCHEMA)
         wanted = None if keys is None else keys.drop_nulls().unique().alias("key")
-        if wanted is None or 2 * len(wanted) >= self._count():
-            cursor = self._db.execute(f"SELECT {columns} FROM results")
-            blocks = iter(lambda: cursor.fetchmany(block_rows), [])
+        if wanted is not None and 2 * len(wanted) < self._count():
+            frames = self._lookup(wanted.to_list(), block_rows)
         else:
-            listed = wanted.to_list()
-            block_rows = min(block_rows, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-            chunks = (listed[i : i + block_rows] for i in range(0, len(listed), block_rows))
-            blocks = (
-                self._db.execute(
-                    f"SELECT {columns} FROM results WHERE key IN ({','.join('?' * len(c))})", c
-                ).fetchall()
-                for c in chunks
-            )
-        frames = [pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row") for rows in blocks]
-        if wanted is not None:
-            frames = [f.join(wanted.to_frame(), on="key", how="semi") for f in frames]
+            frames = self._scan(block_rows)
+            if wanted is not None:  # a scan reads every row: keep the wanted ones
+                frames = [f.join(wanted.to_frame(), on="key", how="semi") for f in frames]
         return pl.concat(frames) if frames else pl.DataFrame(schema=RESULT_SCHEMA)
+
+    def _scan(self, block_rows: int) -> list[pl.DataFrame]:
+        cursor = self._db.execute(f"SELECT {_RESULT_COLUMNS} FROM results")
+        blocks = iter(lambda: cursor.fetchmany(block_rows), [])
+        return [pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row") for rows in blocks]
+
+    def _lookup(self, keys: list[str], block_rows: int) -> list[pl.DataFrame]:
+        block_rows = min(block_rows, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        frames = []
+        for i in range(0, len(keys), block_rows):
+            chunk = keys[i : i + block_rows]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT {_RESULT_COLUMNS} FROM results WHERE key IN ({marks})"
+            rows = self._db.execute(query, chunk).fetchall()
+            frames.append(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"))
+        return frames
 
     def _count(self) -> int:
         """How many results are stored (counted once between writes)."""
