@@ -80,7 +80,7 @@ class TableWriter:
             else _DEFAULT_DELIMITER.get(self.format, ",")
         )
         self._escape = escape_columns if escape_formulas else ()
-        self._tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self._tmp = _temporary(path)
         self._parts: list[Path] = []
         self._file: BinaryIO | None = None
         self._blocks = 0
@@ -227,7 +227,7 @@ def _json_lines(raw: pl.Series, added: pl.DataFrame, keys: Sequence[str]) -> pl.
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file beside `path`, fsync it, then rename it onto `path`."""
     _check_destination(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _temporary(path)
     try:
         with _output_errors(path):
             write(tmp)
@@ -235,6 +235,11 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def _temporary(path: Path) -> Path:
+    """The hidden file beside ``path`` that is written first and renamed onto it."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def _commit(tmp: Path, path: Path) -> None:
