@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline.sim import spawn as start_sim  # the simulator in a process of its own
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,18 +35,6 @@ class Figure:
     value: float
     unit: str
     target: str
-
-
-def start_sim(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.sim", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, line.rsplit("listening on ", 1)[1].strip()
 
 
 def run_child(argv: list[str], *, stderr: Path | None = None) -> tuple[float, float, float, int]:

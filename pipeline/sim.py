@@ -54,12 +54,14 @@ import itertools
 import json
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -401,13 +403,34 @@ class SimThread:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
 
+_LISTENING = "mtpipe simulator listening on "
+
+
 async def _serve_until_signal(config: SimConfig, host: str, port: int) -> None:
     stop, loop = asyncio.Event(), asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with serve(config, host=host, port=port) as url:
-        print(f"mtpipe simulator listening on {url}", flush=True)
+        print(f"{_LISTENING}{url}", flush=True)
         await stop.wait()
+
+
+def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """``python -m pipeline.sim --port 0 ARGS`` in a process of its own (tests, benchmarks):
+    the process and its base URL, once it listens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.sim", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if _LISTENING not in line:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"simulator did not start: {line!r}")
+    return process, line.split(_LISTENING, 1)[1].strip()
 
 
 def main(argv: list[str] | None = None) -> int:

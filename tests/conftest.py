@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from pipeline.sim import spawn
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 
@@ -39,18 +41,8 @@ class Sim:
 
 
 def start_sim(*args: str) -> Sim:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.sim", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "listening on " not in line:
-        process.kill()
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return Sim(line.rsplit("listening on ", 1)[1].strip(), process)
+    process, base_url = spawn(*args)
+    return Sim(base_url, process)
 
 
 def stop_sim(sim: Sim) -> None:
