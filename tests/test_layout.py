@@ -25,7 +25,6 @@ LAYERS = {
     "pacing": 1,
     "replies": 1,
     "jsonl": 1,
-    "pseudo": 2,
     "glossary": 2,
     "options": 2,
     "report": 2,
@@ -39,17 +38,30 @@ LAYERS = {
     "runner": 5,
     "cli": 6,
     "__main__": 7,
-    "sim": 5,
-    "simapi": 3,
+    "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
     "__init__": 7,  # the public facade: exports from every layer, imported on first use
 }
 
 
+# Subpackages: each module of one, and the layer of the package as a whole.
+SUBPACKAGES = {
+    "sim": {"__init__", "__main__", "server", "api", "pseudo"},
+}
+
+
+def _layer_name(path: Path) -> str:
+    """``pipeline/x.py`` -> ``x``; ``pipeline/sim/server.py`` -> ``sim`` (its package's layer)."""
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if len(relative.parts) > 1 else path.stem
+
+
 def _internal_imports(path: Path) -> set[str]:
+    """The top-level modules and packages of ``pipeline`` that ``path`` imports."""
+    depth = len(path.relative_to(PACKAGE).parts)  # 1 for pipeline/x.py, 2 for pipeline/sim/x.py
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+        if isinstance(node, ast.ImportFrom) and node.level == depth:
             if node.module:
                 found.add(node.module.split(".")[0])
             else:
@@ -59,19 +71,29 @@ def _internal_imports(path: Path) -> set[str]:
     return found
 
 
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
 def test_every_module_has_a_layer() -> None:
-    modules = {p.stem for p in PACKAGE.glob("*.py")}
-    assert modules <= set(LAYERS), modules - set(LAYERS)
+    top = {p.stem for p in PACKAGE.glob("*.py")} | {
+        p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()
+    }
+    assert top == set(LAYERS), top ^ set(LAYERS)
+    for package, listed in SUBPACKAGES.items():
+        found = {p.stem for p in (PACKAGE / package).glob("*.py")}
+        assert found == listed, found ^ listed
 
 
 def test_imports_point_down() -> None:
-    for path in PACKAGE.glob("*.py"):
-        layer = LAYERS[path.stem]
-        for name in _internal_imports(path) - {path.stem}:
-            if (path.stem, name) == ("errors", "models"):
+    for path in _modules():
+        name_of_path = _layer_name(path)
+        layer = LAYERS[name_of_path]
+        for name in _internal_imports(path) - {name_of_path}:
+            if (name_of_path, name) == ("errors", "models"):
                 continue  # a TYPE_CHECKING-only import, for annotations
             assert LAYERS[name] < layer, (
-                f"pipeline/{path.name} (L{layer}) imports {name} (L{LAYERS[name]})"
+                f"{path.relative_to(ROOT)} (L{layer}) imports {name} (L{LAYERS[name]})"
             )
 
 

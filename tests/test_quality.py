@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipeline.pseudo import pseudo_translate
+from pipeline.sim.pseudo import pseudo_translate
 from pipeline.qa import check, prose
 from tests.conftest import Run, Sim, corpus, mtpipe
 

@@ -21,7 +21,7 @@ import pytest
 
 from pipeline.models import Settings
 from pipeline.prompts import build_body
-from pipeline.pseudo import corrupt
+from pipeline.sim.pseudo import corrupt
 from pipeline.qa import check, placeholders
 from pipeline.sim import SimConfig, SimThread, main, parse_faults, pseudo_translate, serve
 
@@ -663,7 +663,7 @@ async def test_burst_limit(per_second: bool) -> None:
 
 
 def test_burst_is_a_ramp_not_a_steady_rate() -> None:
-    from pipeline.simapi import Limits
+    from pipeline.sim.api import Limits
 
     def after_ten_steady_seconds(per_second: bool) -> list[tuple[str, str] | None]:
         """19.5 a second for 10 s (under 1200/60), then 40 more within 40 ms."""

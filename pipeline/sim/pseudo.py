@@ -21,7 +21,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
-from .config import LANGUAGES
+from ..config import LANGUAGES
 
 __all__ = ["corrupt", "language_name", "pseudo_translate"]
 

@@ -67,7 +67,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .pseudo import corrupt, pseudo_translate
-from .simapi import (
+from .api import (
     FAULT_REPLIES,
     INVALID_KEY,
     LIMIT_REPLIES,
@@ -422,7 +422,7 @@ def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
         [sys.executable, "-m", "pipeline.sim", "--port", "0", *args],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -484,7 +484,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mtpipe simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

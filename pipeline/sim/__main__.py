@@ -1,0 +1,9 @@
+"""``python -m pipeline.sim``: serve the simulator until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import sys
+
+from .server import main
+
+sys.exit(main())
