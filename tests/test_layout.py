@@ -38,6 +38,7 @@ LAYERS = {
     "runner": 5,
     "cli": 6,
     "__main__": 7,
+    "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
     "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
     "__init__": 7,  # the public facade: exports from every layer, imported on first use
 }
@@ -46,6 +47,10 @@ LAYERS = {
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
     "sim": {"__init__", "__main__", "server", "api", "pseudo"},
+    "formats": {
+        "__init__",
+        "catalog",
+    },
 }
 
 

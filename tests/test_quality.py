@@ -13,8 +13,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipeline.sim.pseudo import pseudo_translate
 from pipeline.qa import check, prose
+from pipeline.sim.pseudo import pseudo_translate
 from tests.conftest import Run, Sim, corpus, mtpipe
 
 

@@ -21,9 +21,9 @@ import pytest
 
 from pipeline.models import Settings
 from pipeline.prompts import build_body
-from pipeline.sim.pseudo import corrupt
 from pipeline.qa import check, placeholders
 from pipeline.sim import SimConfig, SimThread, main, parse_faults, pseudo_translate, serve
+from pipeline.sim.pseudo import corrupt
 
 ROOT = Path(__file__).resolve().parent.parent
 UI_STRINGS = Path(__file__).parent / "data" / "ui_strings.jsonl"

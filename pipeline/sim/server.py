@@ -66,7 +66,6 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .pseudo import corrupt, pseudo_translate
 from .api import (
     FAULT_REPLIES,
     INVALID_KEY,
@@ -81,6 +80,7 @@ from .api import (
     response,
     stream,
 )
+from .pseudo import corrupt, pseudo_translate
 
 __all__ = [
     "SimConfig",
