@@ -6,6 +6,7 @@ are the documented qwen-mt limits.  See README, "Models and prices".
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,15 +94,60 @@ _BY_NAME = {lang.name.lower(): lang for lang in LANGUAGES.values()}
 
 
 def resolve_language(value: str) -> Language:
-    """``de``, ``pt_BR``, ``zh-tw`` or ``German`` -> Language; else UsageError with suggestions."""
-    wanted = value.strip().replace("_", "-").lower()
-    found = LANGUAGES.get(wanted) or _BY_NAME.get(wanted)
+    """A target the API supports, from a code, an English name or a BCP 47 / POSIX locale.
+
+    ``de``, ``German``, ``de-DE``, ``pt_BR``, ``zh-Hant``, ``ja_JP.UTF-8`` are accepted;
+    the code keeps what was asked for (``de-DE``, ``zh-Hant``: the column is
+    ``text_de-DE``), the name is the supported language it maps to (CLDR's likely
+    script decides Chinese: ``zh-HK`` and ``zh-Hant`` are Traditional Chinese).
+    Anything else is a UsageError with the nearest suggestions.
+    """
+    wanted = value.strip()
+    found = LANGUAGES.get(wanted.replace("_", "-").lower()) or _BY_NAME.get(wanted.lower())
     if found is not None:
         return found
-    choices = list(LANGUAGES) + list(_BY_NAME)
-    near = difflib.get_close_matches(wanted, choices, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(near)}?" if near else "; use a code such as de, ja, zh-TW"
-    raise UsageError(f"unknown language {value!r}{hint}")
+    tag = _parse_tag(wanted)
+    if tag is not None:
+        code, base = tag
+        if base is not None:
+            return Language(code, base.name)
+    raise UsageError(f"unknown language {value!r}; {_suggest(wanted)}")
+
+
+def _parse_tag(value: str) -> tuple[str, Language | None] | None:
+    """``de_de`` -> (``de-DE``, German); None when babel does not know the locale."""
+    import babel  # loaded on first use: most runs name plain codes
+
+    try:
+        parts = babel.core.parse_locale(value.replace("-", "_"))
+        locale = babel.Locale.parse(value.replace("-", "_"))
+    except (ValueError, babel.UnknownLocaleError):
+        return None
+    language = locale.language  # the canonical code: iw -> he, deu -> de
+    code = babel.core.get_locale_identifier((language, *parts[1:3]), sep="-")
+    if language == "zh":
+        return code, LANGUAGES["zh-tw" if locale.script == "Hant" else "zh"]
+    regional = LANGUAGES.get(f"{language}-{locale.territory}".lower())
+    return code, regional or LANGUAGES.get(language)
+
+
+def _suggest(value: str) -> str:
+    """``jp`` -> ja (Japan's language); ``de-XX`` -> de; close spellings; else every code."""
+    from babel.core import parse_locale
+    from babel.languages import get_official_languages
+
+    near = [lang for lang in get_official_languages(value.upper()) if lang in LANGUAGES]
+    with contextlib.suppress(ValueError):
+        near += [parse_locale(value.replace("-", "_"))[0]]
+    shown = {c: lang.code for c, lang in LANGUAGES.items()} | {
+        n: lang.name for n, lang in _BY_NAME.items()
+    }
+    near += difflib.get_close_matches(value.replace("_", "-").lower(), shown, n=3, cutoff=0.6)
+    near = [shown[n] for n in dict.fromkeys(near) if n in shown]
+    if near:
+        return f"did you mean {', '.join(near)}?"
+    codes = ", ".join(lang.code for lang in LANGUAGES.values())
+    return f"use one of {codes}, or a locale of one of them such as de-DE or pt_BR"
 
 
 DEFAULT_BASE_URL = "https://api.routescope.ai/v1"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from .config import DEFAULT_BASE_URL, OUTPUT_PARAMS, Job, resolve_language
+from .config import DEFAULT_BASE_URL, OUTPUT_PARAMS, Job, Language, resolve_language
 from .errors import UsageError
 
 __all__ = ["OPTIONS", "Option", "build_job", "load_job_file", "output_path_for", "parse_set"]
@@ -281,6 +281,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
             "mtpipe translate data.csv --to de,ja"
         )
     source, targets = Path(given["input"]), _languages(given["to"])
+    _check_not_same(given["source_lang"], targets)
     output = Path(given["output"]) if given["output"] else output_path_for(source)
     if output.resolve() == source.resolve():
         raise UsageError(f"{output}: the output would overwrite the input; pass another -o")
@@ -353,11 +354,24 @@ def _beside(output: Path, suffix: str) -> Path:
     return output.with_name(output.name + suffix)
 
 
-def _languages(values: Sequence[str]) -> tuple[Any, ...]:
+def _languages(values: Sequence[str]) -> tuple[Language, ...]:
     targets = tuple(dict.fromkeys(resolve_language(v) for v in values))
     if not targets:
         raise UsageError("--to needs at least one language, e.g. --to de,ja")
     return targets
+
+
+def _check_not_same(source_lang: str, targets: Sequence[Language]) -> None:
+    """A target in the source language would come back as it went: refused unless auto."""
+    if source_lang.strip().lower() == "auto":
+        return
+    source = resolve_language(source_lang)
+    for target in targets:
+        if target.name == source.name:
+            raise UsageError(
+                f"--from {source.code} and --to {target.code} are both {source.name}: "
+                "drop it from --to, or pass --from auto"
+            )
 
 
 def _source(value: str) -> str:
