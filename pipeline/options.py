@@ -9,6 +9,7 @@ key: it comes from the environment or ``api_key_file``.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -181,8 +182,8 @@ _KINDS: dict[str, tuple[type, ...]] = {
     "int": (int,),
     "float": (int, float),
     "bool": (bool,),
-    "path": (str,),
-    "list": (list, str),
+    "path": (str, os.PathLike),
+    "list": (list, tuple, str),
 }
 
 
@@ -274,7 +275,12 @@ def output_path_for(input_path: Path) -> Path:
 
 def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
     """A resolved Job from given ``values`` (option key -> value); defaults fill the rest."""
-    given = {o.key: o.default for o in OPTIONS} | {k: v for k, v in values.items() if v is not None}
+    checked = {
+        _option(k, origin="build_job").key: coerce(BY_KEY[k], v, origin="build_job")
+        for k, v in values.items()
+        if v is not None
+    }
+    given = {o.key: o.default for o in OPTIONS} | checked
     if given["input"] is None or not given["to"]:
         raise UsageError(
             "an input file and --to languages are required, e.g. "
@@ -306,7 +312,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         delimiter=given["delimiter"],
         encoding=given["encoding"],
         base_url=_base_url(given, env),
-        api_key=None if given["sim"] else _api_key(given["api_key_file"], env),
+        api_key=_api_key(given["api_key_file"], env, sim=given["sim"]),
         sim=given["sim"],
         concurrency=given["concurrency"],
         timeout=given["timeout"],
@@ -393,7 +399,9 @@ def _params(given: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-def _api_key(key_file: Path | None, env: Mapping[str, str]) -> str:
+def _api_key(key_file: Path | None, env: Mapping[str, str], *, sim: bool) -> str | None:
+    """The key from ``key_file`` or the environment; with ``sim`` none, but a named file
+    must still be readable (a typo is refused the same with and without the simulator)."""
     if key_file is not None:
         try:
             key = Path(key_file).read_text(encoding="utf-8").strip()
@@ -401,7 +409,9 @@ def _api_key(key_file: Path | None, env: Mapping[str, str]) -> str:
             raise UsageError(f"{key_file}: cannot read the API key file ({exc.strerror})") from exc
         if not key:
             raise UsageError(f"{key_file}: the API key file is empty")
-        return key
+        return None if sim else key
+    if sim:
+        return None
     key = env.get("ROUTESCOPE_API_KEY", "").strip()
     if not key:
         raise UsageError(

@@ -93,3 +93,26 @@ def test_run_from_another_directory(sim: Sim, tmp_path: Path) -> None:
     run = mtpipe("run", job)
     assert run.code == 0, run.stderr
     assert (data / "in.translated.csv").exists()
+
+
+def test_build_job_checks_values_like_a_job_file(tmp_path: Path) -> None:
+    """One validation for the library, the command line and job files."""
+    values = {"input": tmp_path / "in.csv", "to": "de, ja", "sim": True}
+    assert [lang.code for lang in build_job(values, env={}).targets] == ["de", "ja"]
+    assert [lang.code for lang in build_job(values | {"to": ("fr",)}, env={}).targets] == ["fr"]
+    with pytest.raises(UsageError, match="unknown key 'concurency'; did you mean 'concurrency'"):
+        build_job(values | {"concurency": 4}, env={})
+    with pytest.raises(UsageError, match="concurrency must be a whole number"):
+        build_job(values | {"concurrency": "many"}, env={})
+    with pytest.raises(UsageError, match="api_key is not accepted"):
+        build_job(values | {"api_key": "sk-1"}, env={})
+
+
+def test_a_missing_key_file_is_refused_with_the_simulator_too(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("text\nHello\n", encoding="utf-8")
+    missing = tmp_path / "nosuchfile"
+    run = mtpipe("translate", source, "--to", "de", "--sim", "--api-key-file", missing)
+    assert run.code == 2, run.stderr
+    assert f"{missing}: cannot read the API key file" in run.stderr
+    assert not (tmp_path / "in.translated.csv").exists()
