@@ -24,7 +24,7 @@ _EXPORTS = {
     "build_job": "options",
     "estimate": "runner",
     "load_job_file": "options",
-    "run": "runner",
+    "run": "endpoint",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -258,33 +258,19 @@ def _execute(job: Job) -> int:
         # aiohttp's import spends ~40 ms loading the CA store in C code that releases
         # the GIL: in a thread it overlaps polars' import (runner's own waits for it).
         threading.Thread(target=_import_quietly, args=("aiohttp",), daemon=True).start()
-        from . import runner
+        from . import endpoint
         from .report import Events
     finally:
         gc.enable()
 
     events = Events(fmt=job.log_format, bar=job.progress)
-    with _endpoint(job) as job:
-        report = runner.run(job, handle_signals=True, events=events)
-    return report.exit_code
+    return endpoint.run(job, handle_signals=True, events=events).exit_code
 
 
 def _import_quietly(name: str) -> None:
     """Import ``name`` ahead of need; a failure is left to the import that needs it."""
     with contextlib.suppress(ImportError):
         importlib.import_module(name)
-
-
-@contextlib.contextmanager
-def _endpoint(job: Job) -> Iterator[Job]:
-    """The job as given, or pointed at an in-process simulator when ``job.sim``."""
-    if not job.sim:
-        yield job
-        return
-    from .sim import SimConfig, SimThread
-
-    with SimThread(SimConfig()) as base_url:
-        yield dataclasses.replace(job, base_url=base_url, api_key="sim")
 
 
 def _serve_sim(args: argparse.Namespace) -> int:

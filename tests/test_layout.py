@@ -36,11 +36,12 @@ LAYERS = {
     "planner": 3,
     "worker": 3,
     "runner": 5,
-    "cli": 6,
-    "__main__": 7,
+    "endpoint": 6,  # run(job): against the simulator when job.sim, for the library and the CLI
+    "cli": 7,
+    "__main__": 8,
     "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
     "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
-    "__init__": 7,  # the public facade: exports from every layer, imported on first use
+    "__init__": 8,  # the public facade: exports from every layer, imported on first use
 }
 
 

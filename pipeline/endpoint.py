@@ -1,0 +1,36 @@
+"""Where a run's requests go: the configured API, or the offline simulator started for it.
+
+``run`` is what the command line, ``pipeline.run`` and ``translate_frame`` call,
+so ``sim`` means the same everywhere: with it, an in-process simulator serves
+on loopback for the length of the run and no key is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+
+from . import runner
+from .config import Job
+from .report import Events, Report
+
+__all__ = ["run", "serving"]
+
+
+def run(job: Job, *, handle_signals: bool = False, events: Events | None = None) -> Report:
+    """Run ``job`` to the end (against the simulator when ``job.sim``) and return its report."""
+    with serving(job) as job:
+        return runner.run(job, handle_signals=handle_signals, events=events)
+
+
+@contextlib.contextmanager
+def serving(job: Job) -> Iterator[Job]:
+    """The job as given, or pointed at an in-process simulator when ``job.sim``."""
+    if not job.sim:
+        yield job
+        return
+    from .sim import SimConfig, SimThread
+
+    with SimThread(SimConfig()) as base_url:
+        yield dataclasses.replace(job, base_url=base_url, api_key="sim")
