@@ -11,13 +11,20 @@ __all__ = ["Budget"]
 class Budget:
     """Stops new requests before billed plus in-flight estimated spend would pass ``limit``."""
 
-    def __init__(self, limit: float | None, model: str) -> None:
-        self.limit, self.model = limit, model
+    def __init__(
+        self, limit: float | None, model: str, *, prices: tuple[float, float] | None = None
+    ) -> None:
+        self.limit, self.model, self.prices = limit, model, prices
         self.spent = self.in_flight = 0.0
         self.exhausted = False
 
     def _estimate(self, request: Request) -> float:
-        return cost_usd(self.model, request.est_prompt_tokens, request.est_completion_tokens)
+        return cost_usd(
+            self.model,
+            request.est_prompt_tokens,
+            request.est_completion_tokens,
+            prices=self.prices,
+        )
 
     def admit(self, request: Request) -> bool:
         if self.limit is None:
@@ -33,4 +40,6 @@ class Budget:
         if self.limit is not None:
             self.in_flight -= self._estimate(request)
             billed = outcome.billed
-            self.spent += cost_usd(self.model, billed.prompt_tokens, billed.completion_tokens)
+            self.spent += cost_usd(
+                self.model, billed.prompt_tokens, billed.completion_tokens, prices=self.prices
+            )

@@ -191,6 +191,7 @@ class Job:
     progress: bool = True
     name: str = ""  # the job file, for logs
     max_cost: float | None = None  # USD; stop sending new requests before passing it
+    prices: tuple[float, float] | None = None  # USD per million tokens in, out; else the table's
     failed_out: Path | None = None  # CSV/JSONL of failed cells
     log_format: str = "text"  # text | json
     progress_seconds: float = 10.0  # JSON progress lines and bar postfix
@@ -211,6 +212,14 @@ class Job:
 OUTPUT_PARAMS = frozenset({"temperature", "top_p", "enable_thinking", "response_format", "seed"})
 
 
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+def cost_usd(
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    *,
+    prices: tuple[float, float] | None = None,
+) -> float:
+    """USD for the tokens at ``prices`` (input, output per million), else the table's."""
     info = model_info(model)
-    return (prompt_tokens * info.input_price + completion_tokens * info.output_price) / 1e6
+    price_in, price_out = prices or (info.input_price, info.output_price)
+    return (prompt_tokens * price_in + completion_tokens * price_out) / 1e6

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from . import runner
 from .config import Job
+from .options import unpriced
 from .report import Events, Report
 
 __all__ = ["run", "serving"]
@@ -20,6 +21,10 @@ __all__ = ["run", "serving"]
 
 def run(job: Job, *, handle_signals: bool = False, events: Events | None = None) -> Report:
     """Run ``job`` to the end (against the simulator when ``job.sim``) and return its report."""
+    events = events or Events(bar=job.progress)
+    warning = unpriced(job)
+    if warning:
+        events.warn(warning)
     with serving(job) as job:
         return runner.run(job, handle_signals=handle_signals, events=events)
 

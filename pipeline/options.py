@@ -17,10 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from .config import DEFAULT_BASE_URL, OUTPUT_PARAMS, Job, Language, resolve_language
+from .config import DEFAULT_BASE_URL, MODELS, OUTPUT_PARAMS, Job, Language, resolve_language
 from .errors import UsageError
 
-__all__ = ["OPTIONS", "Option", "build_job", "load_job_file", "output_path_for", "parse_set"]
+__all__ = [
+    "OPTIONS",
+    "Option",
+    "build_job",
+    "load_job_file",
+    "output_path_for",
+    "parse_set",
+    "unpriced",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,9 @@ OPTIONS: tuple[Option, ...] = (
         "would pass it; the rest fails with reason 'budget' (exit 3)",
         minimum=0,
     ),
+    _P("price_in", "float", "USD per million prompt tokens, for a model missing from the price "
+       "table (or to override it)", minimum=0),
+    _P("price_out", "float", "USD per million completion tokens (with --price-in)", minimum=0),
     _P(
         "failed_out",
         "path",
@@ -325,6 +336,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         escape_formulas=given["escape_formulas"],
         progress=given["progress"],
         max_cost=given["max_cost"],
+        prices=_prices(given),
         failed_out=Path(given["failed_out"]) if given["failed_out"] else None,
         log_format=given["log_format"],
         progress_seconds=given["progress_seconds"],
@@ -338,6 +350,41 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         tpm=given["tpm"],
         shared_quota=given["shared_quota"],
         rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
+    )
+
+
+def _prices(given: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The model's prices: given ones, else the table's; an unknown model under a budget
+    without them is refused, since its spend could not be counted."""
+    model, price_in, price_out = given["model"], given["price_in"], given["price_out"]
+    if model in MODELS:
+        if price_in is None and price_out is None:
+            return None
+        info = MODELS[model]
+        return (
+            info.input_price if price_in is None else price_in,
+            info.output_price if price_out is None else price_out,
+        )
+    if price_in is not None and price_out is not None:
+        return price_in, price_out
+    if given["max_cost"] is not None or price_in is not None or price_out is not None:
+        near = difflib.get_close_matches(model, MODELS, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise UsageError(
+            f"model {model!r} is not in the price table{hint}, so its spend cannot be "
+            "counted against --max-cost: pass --price-in and --price-out (USD per million "
+            "tokens), or a known --model"
+        )
+    return None
+
+
+def unpriced(job: Job) -> str | None:
+    """A warning when the job's spend cannot be priced (an unknown model, no prices)."""
+    if job.model in MODELS or job.prices is not None:
+        return None
+    return (
+        f"model {job.model!r} is not in the price table: costs are reported as $0; "
+        "pass --price-in and --price-out to count them"
     )
 
 

@@ -95,6 +95,13 @@ class Events:
             line = {"event": event, "time": round(time.time(), 3), **fields}
             print(json.dumps(line, ensure_ascii=False), file=self.stream, flush=True)
 
+    def warn(self, message: str) -> None:
+        """Something the operator should know before the run: a line, or a JSON event."""
+        if self.fmt == "json":
+            self._emit("warning", message=message)
+        else:
+            print(f"mtpipe: warning: {message}", file=self.stream, flush=True)
+
     def start(self, *, job: str, report: Report) -> None:
         self._emit(
             "start",

@@ -103,7 +103,9 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
             )
         write_outputs(job, table, plan, checkpoint, report, terms_for)
         report.wall_seconds = time.monotonic() - started
-        report.cost_usd = cost_usd(job.model, report.prompt_tokens, report.completion_tokens)
+        report.cost_usd = cost_usd(
+            job.model, report.prompt_tokens, report.completion_tokens, prices=job.prices
+        )
         report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
         write_report(report, job.report)  # under the checkpoint's lock, like the output
         events.finish(report)
@@ -220,7 +222,7 @@ async def _translate(
     stored: Mapping[str, Result],
 ) -> None:
     stopping = anyio.Event()
-    budget = Budget(job.max_cost, job.model)
+    budget = Budget(job.max_cost, job.model, prices=job.prices)
     send, receive = anyio.create_memory_object_stream[Sequence[Result]](job.concurrency * 4)
     reviewer = Reviewer(settings, chunking=Chunking(job.chunk_chars), qa_mode=job.qa, stored=stored)
     handle = _handler(reviewer, report, events, send, budget)
@@ -369,6 +371,7 @@ def estimate(job: Job) -> dict[str, object]:
         "requests": requests,
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "cost_usd": {m: round(cost_usd(m, prompt, completion), 6) for m in MODELS},
+        "cost_usd": {m: round(cost_usd(m, prompt, completion), 6) for m in MODELS}
+        | {job.model: round(cost_usd(job.model, prompt, completion, prices=job.prices), 6)},
         "model": job.model,
     }
