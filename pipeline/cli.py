@@ -3,7 +3,7 @@
 Exit codes: 0 every cell translated; 3 finished with failed or untranslated
 cells; 2 bad usage or input; 4 the provider rejected the configuration
 (key, model, billing); 75 another run holds the checkpoint; 1 anything
-unexpected; 130 interrupted.  Each PipelineError carries its own code.
+unexpected; 130 interrupted (the output is written).  Each PipelineError carries its own code.
 """
 
 from __future__ import annotations

@@ -48,7 +48,22 @@ class Report:
     cost_usd: float = 0.0
     wall_seconds: float = 0.0
     stopped: str | None = None  # "budget", "interrupted"
+    not_sent: int = 0  # cells left unsent when the run stopped (not counted as new or failed)
     exit_code: int = 0
+
+    def settle(self) -> None:
+        """After the output is counted: never-sent cells apart, and the exit code.
+
+        0 every cell translated; 130 interrupted (SIGINT or SIGTERM), after the output
+        is written; 3 some cells failed or were not sent (budget).
+        """
+        self.not_sent = self.failures[self.stopped] if self.stopped else 0
+        self.failed -= self.not_sent
+        self.new -= self.not_sent
+        if self.stopped == "interrupted":
+            self.exit_code = 130
+        else:
+            self.exit_code = 0 if self.failed == self.not_sent == 0 else 3
 
     def as_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -60,9 +75,10 @@ class Report:
 
     def summary(self) -> str:
         stopped = f"; stopped: {self.stopped}" if self.stopped else ""
+        unsent = f", {self.not_sent} not sent ({self.stopped})" if self.not_sent else ""
         return (
             f"mtpipe: {self.translated}/{self.cells} cells translated "
-            f"({self.reused} reused, {self.new} new, {self.failed} failed) in "
+            f"({self.reused} reused, {self.new} new, {self.failed} failed{unsent}) in "
             f"{self.requests} requests; {self.prompt_tokens}+{self.completion_tokens} tokens "
             f"billed (~${self.cost_usd:.4f}); {self.wall_seconds:.1f}s{stopped} -> {self.output}"
         )

@@ -41,8 +41,6 @@ from .worker import Handler, run_pool
 
 __all__ = ["Report", "estimate", "run"]
 
-EXIT_OK, EXIT_FAILED_CELLS = 0, 3
-
 
 def run(job: Job, *, handle_signals: bool = False, events: Events | None = None) -> Report:
     """Run ``job`` to the end and return its report (also written to ``job.report``)."""
@@ -106,7 +104,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
         report.cost_usd = cost_usd(
             job.model, report.prompt_tokens, report.completion_tokens, prices=job.prices
         )
-        report.exit_code = EXIT_OK if report.failed == 0 else EXIT_FAILED_CELLS
+        report.settle()
         write_report(report, job.report)  # under the checkpoint's lock, like the output
         events.finish(report)
     return report

@@ -199,6 +199,10 @@ def test_budget_stops_and_a_larger_budget_continues(sim: Sim, tmp_path: Path) ->
     assert first.code == 3, first.stderr
     report = _report(tmp_path / "b.translated.csv")
     assert report["stopped"] == "budget" and 0 < report["translated"] < 40
+    unsent = 40 - report["translated"]
+    counts = (report["new"], report["failed"], report["not_sent"])
+    assert counts == (report["translated"], 0, unsent)
+    assert f"0 failed, {unsent} not sent (budget))" in first.stderr
     assert report["cost_usd"] <= 0.0002
     out = pl.read_csv(tmp_path / "b.translated.csv", infer_schema=False)
     assert set(out["mt_error"].drop_nulls()) == {"text_de: budget"}
