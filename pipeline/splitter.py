@@ -133,11 +133,14 @@ class Joiner:
         self._carried: dict[str, tuple[Usage, int]] = {}
 
     def reject(self, request: Request, outcome: Outcome) -> None:
-        """Remember what a rejected pack billed, to add it to its units' results."""
+        """Remember what a rejected pack billed, to add it to its units' results.
+
+        Its attempts are not the units' own: a pack refused and split in halves
+        down to the one cell moderation rejects leaves that cell at 1 attempt."""
         usages = shares(outcome.billed, request.pieces)
         for piece, usage in zip(request.pieces, usages, strict=True):
             before, attempts = self._carried.get(piece.unit.key, (Usage(), 0))
-            self._carried[piece.unit.key] = (before + usage, attempts + outcome.attempts)
+            self._carried[piece.unit.key] = (before + usage, attempts)
 
     def carry(self, result: Result) -> None:
         """Remember what a unit result that is being redone billed (QA retry)."""
