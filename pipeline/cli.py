@@ -92,6 +92,7 @@ def _add_translate(sub: Any) -> None:
         sub,
         "translate",
         help="translate the text columns of a CSV, TSV, Parquet or JSONL file",
+        usage="mtpipe translate INPUT --to LANGS [options]",
         description="Translate INPUT's text columns into each --to language. "
         "Re-running the same command resumes: finished cells are never requested again.",
     )
@@ -173,7 +174,9 @@ def _add_estimate(sub: Any) -> None:
     p = _subparser(
         sub,
         "estimate",
-        help="rows, cells, requests, tokens and cost a run would take, without any request",
+        help="rows, cells, requests, tokens and cost a run or a job file would take, "
+        "without any request",
+        usage="mtpipe estimate INPUT_OR_JOB [--to LANGS] [options]",
         description="Plan a run as 'translate' would (deduplication, the checkpoint, packing, "
         "chunking) and print what it would send, with the cost per model from the price "
         "table. INPUT may be a job file; options override its keys.",
@@ -276,4 +279,4 @@ def _import_quietly(name: str) -> None:
 def _serve_sim(args: argparse.Namespace) -> int:
     from . import sim
 
-    return sim.main(list(args.rest))
+    return sim.main(list(args.rest), prog="mtpipe serve-sim")

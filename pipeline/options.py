@@ -50,8 +50,10 @@ class Option:
 _P = Option
 # fmt: off
 OPTIONS: tuple[Option, ...] = (
-    _P("input", "path", "CSV, TSV, Parquet or JSONL file"),
-    _P("to", "list", "target languages, comma-separated: de,ja,zh-TW"),
+    _P("input", "path", "CSV, TSV, Parquet or JSONL file, or a job file (.toml) whose keys the "
+       "options given here override"),
+    _P("to", "list", "target languages, comma-separated: de,ja,zh-TW,pt_BR (required, unless "
+       "INPUT is a job file naming them)"),
     _P("output", "path", "output file (default: INPUT.translated.EXT)", short="-o"),
     _P(
         "columns",
@@ -133,12 +135,13 @@ OPTIONS: tuple[Option, ...] = (
     _P(
         "escape_formulas",
         "bool",
-        "neutralise =, +, -, @ at the start of translated CSV cells "
-        "(default true; --no-escape-formulas turns it off)",
+        "do not defuse translated CSV/TSV cells starting with =, +, -, @ (by default "
+        "they get a leading ' so a spreadsheet does not run them)",
         True,
         flag="--no-escape-formulas",
     ),
-    _P("progress", "bool", "progress bar on a terminal (default true)", True, flag="--no-progress"),
+    _P("progress", "bool", "no progress bar (there is none anyway when stderr is not a "
+       "terminal)", True, flag="--no-progress"),
     _P(
         "max_cost",
         "float",

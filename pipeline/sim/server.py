@@ -433,10 +433,10 @@ def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
     return process, line.split(_LISTENING, 1)[1].strip()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.sim``: serve until SIGINT or SIGTERM, then exit 0."""
+def main(argv: list[str] | None = None, *, prog: str = "python -m pipeline.sim") -> int:
+    """``python -m pipeline.sim`` (or ``prog``): serve until SIGINT or SIGTERM, then exit 0."""
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.sim",
+        prog=prog,
         description="Offline OpenAI-compatible simulator of the Qwen MT Chat Completions API.",
     )
     add = parser.add_argument

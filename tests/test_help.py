@@ -1,0 +1,102 @@
+"""Messages: what each command's help says, checked against what the command does."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import polars as pl
+
+from tests.conftest import ROOT, mtpipe, mtpipe_env
+
+
+def _help(*command: str) -> str:
+    run = mtpipe(*command, "--help")
+    assert run.code == 0, run.stderr
+    return " ".join(run.stdout.split())  # argparse wraps lines
+
+
+def _csv(path: Path, *texts: str) -> Path:
+    pl.DataFrame({"text": list(texts)}).write_csv(path)
+    return path
+
+
+def _stderr_on_a_terminal(*args: str | Path) -> str:
+    """Run mtpipe with stderr on a pseudo-terminal, as a user at a shell sees it."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env=mtpipe_env(),
+        cwd=ROOT,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the other end closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_no_progress_turns_the_bar_off(tmp_path: Path) -> None:
+    assert "--no-progress no progress bar" in _help("translate")
+    source = _csv(tmp_path / "in.csv", *(f"Line {i}" for i in range(12)))
+    args = ("translate", source, "--to", "de", "--sim", "--pack", "off")
+    assert "12/12 [" in _stderr_on_a_terminal(*args)  # the bar, on a terminal
+    quiet = _stderr_on_a_terminal(*args, "--no-progress", "-o", tmp_path / "q.csv")
+    assert "12/12 [" not in quiet and "12/12 cells translated" in quiet
+
+
+def test_no_escape_formulas_keeps_formulas_as_sent(tmp_path: Path) -> None:
+    text = _help("translate")
+    assert "--no-escape-formulas do not defuse translated CSV/TSV cells starting with" in text
+    assert "by default they get a leading '" in text
+    source = _csv(tmp_path / "in.csv", "=SUM(A1) total")
+    for flags, out in (((), "a.csv"), (("--no-escape-formulas",), "b.csv")):
+        run = mtpipe("translate", source, "--to", "de", "--sim", "-o", tmp_path / out, *flags)
+        assert run.code == 0, run.stderr
+    assert pl.read_csv(tmp_path / "a.csv")["text_de"][0].startswith("'=")
+    assert pl.read_csv(tmp_path / "b.csv")["text_de"][0].startswith("=")
+
+
+def test_to_is_shown_as_required_and_is(tmp_path: Path) -> None:
+    text = _help("translate")
+    assert text.startswith("usage: mtpipe translate INPUT --to LANGS [options]")
+    assert "(required, unless INPUT is a job file naming them)" in text
+    source = _csv(tmp_path / "in.csv", "Hello")
+    run = mtpipe("translate", source, "--sim")
+    assert run.code == 2 and "--to languages are required" in run.stderr
+
+
+def test_estimate_help_names_job_files_and_takes_one(tmp_path: Path) -> None:
+    assert "cost a run or a job file would take" in _help()
+    text = _help("estimate")
+    assert text.startswith("usage: mtpipe estimate INPUT_OR_JOB [--to LANGS] [options]")
+    assert "INPUT may be a job file" in text and "or a job file (.toml)" in text
+    _csv(tmp_path / "in.csv", "Hello", "World")
+    job = tmp_path / "j.toml"
+    job.write_text('input = "in.csv"\nto = ["de"]\n', encoding="utf-8")
+    run = mtpipe("estimate", job)
+    assert run.code == 0, run.stderr
+    assert "cells                2" in run.stdout
+
+
+def test_serve_sim_help_names_the_command() -> None:
+    text = _help("serve-sim")
+    assert text.startswith("usage: mtpipe serve-sim ")
+    assert "--latency" in text and "--faults" in text
