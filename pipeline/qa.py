@@ -4,7 +4,10 @@
 checks that failed, in ``FLAGS`` order (``()`` when clean):
 
     echo          the translation is the source again (case-folded), although the
-                  languages differ and the source has words (more than 3 letters)
+                  languages differ and the source has a translatable word outside its
+                  protected tokens: 2+ letters not all capitals (``by %(user)s`` is
+                  one; ``URL``, ``ID: %(id)s``, ``{count}/{max}`` have none), or one
+                  letter of a script written without spaces
     empty         the translation is blank while the source is not (reported alone)
     length_ratio  len(translation) / len(source) outside 0.3..3.0 (CJK targets
                   0.1..2.0); sources of 20+ characters only
@@ -61,7 +64,6 @@ _ICU_CASE = re.compile(r"\s*(?:offset:\s*(\d+)\s*)?(=\d+|[\w-]+)\s*\{")
 _TRANSLATABLE_ATTR = re.compile(r"""(\s(?:title|alt)\s*=\s*)("[^"]*"|'[^']*')""", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{2,}")  # a run of 2+ letters
 _THREE_LETTERS = re.compile(r"[^\W\d_](?:[\W\d_]*[^\W\d_]){2}")
-_FOUR_LETTERS = re.compile(r"[^\W\d_](?:[\W\d_]*[^\W\d_]){3}")
 # Scripts written without spaces between words: no word boundary.  A pattern, compiled
 # on first use (re's cache): compiling a class this wide costs ~3 ms at every start.
 _UNSPACED = (
@@ -278,10 +280,18 @@ def missing_placeholders(source: str, translation: str) -> list[str]:
 # --- the checks -----------------------------------------------------------------------
 
 
+def _translatable(prose: str) -> bool:
+    """A word to translate: 2+ letters not all capitals (acronyms such as URL, SKU, UTC
+    stay as they are), or any letter of a script written without spaces."""
+    if any(not word.isupper() for word in _WORD.findall(prose)):
+        return True
+    return re.search(_UNSPACED, prose) is not None
+
+
 def _echo(source: str, translation: str, prose: str) -> bool:
     if translation.strip().casefold() != source.strip().casefold():
         return False
-    return _WORD.search(prose) is not None and _FOUR_LETTERS.search(prose) is not None
+    return _translatable(prose)
 
 
 def _length_off(source: str, translation: str, target: _Target) -> bool:
