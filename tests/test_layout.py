@@ -50,6 +50,11 @@ SUBPACKAGES = {
     "formats": {
         "__init__",
         "catalog",
+        "counts",
+        "icu",
+        "jsontext",
+        "jsonmsg",
+        "i18next",
     },
 }
 
