@@ -55,6 +55,7 @@ SUBPACKAGES = {
         "jsontext",
         "jsonmsg",
         "i18next",
+        "arb",
     },
 }
 

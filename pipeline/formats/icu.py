@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["IcuPlural", "assemble", "check", "is_icu", "placeholders", "plural"]
+__all__ = ["IcuPlural", "arguments", "assemble", "check", "is_icu", "placeholders", "plural"]
 
 _ICU = re.compile(r"\{\s*[\w.]+\s*,\s*(?:plural|select|selectordinal|number|date|time)\b")
 _PLACEHOLDER = re.compile(
@@ -128,6 +128,30 @@ def plural(text: str) -> IcuPlural | None:
     if branches is None:
         return None
     return IcuPlural(text[:start], head.group(1), branches, text[end:])
+
+
+_ARG = re.compile(r"\s*([\w.]+)\s*(?:,\s*(\w+)\s*(?:,(.*))?)?$", re.DOTALL)
+
+
+def arguments(text: str) -> set[str]:
+    """The argument names ``text`` uses, branches of plurals and selects included."""
+    check(text)
+    names: set[str] = set()
+    pos = 0
+    while (start := text.find("{", pos)) >= 0:
+        if _quoted(text, start):
+            pos = start + 1
+            continue
+        end = _close(text, start)
+        found = _ARG.match(text, start + 1, end - 1)
+        if found:
+            names.add(found.group(1))
+            if found.group(2) in ("plural", "select", "selectordinal"):
+                body = re.sub(r"^\s*offset\s*:\s*\d+", "", found.group(3) or "")
+                for _, branch in _branches(body) or ():
+                    names |= arguments(branch)
+        pos = end
+    return names
 
 
 def _branches(body: str) -> tuple[tuple[str, str], ...] | None:

@@ -230,7 +230,7 @@ def _into(doc: JDoc, out: Mapping[Key, str], order: Mapping[Key, list[str]]) -> 
     additions: dict[str, Any] = {}
     for path, text in out.items():
         node = find(doc.root, path)
-        if isinstance(node, JString):
+        if isinstance(node, JString) and not isinstance(text, jsontext.Raw):
             edits.append((node.start, node.end, doc.string(text)))
         elif node is None and all(isinstance(step, str) for step in path):
             tree = additions

@@ -27,6 +27,7 @@ __all__ = [
     "JObject",
     "JScalar",
     "JString",
+    "Raw",
     "Style",
     "decode",
     "dump",
@@ -77,6 +78,12 @@ class JArray:
 
 
 JNode = JObject | JArray | JString | JScalar
+
+
+class Raw(str):
+    """JSON text to insert as it is (a value copied from another file)."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +264,8 @@ def rebuild(doc: JDoc, node: JObject, edit: Edit, path: tuple[str, ...] = ()) ->
 
 def dump(doc: JDoc, value: object, indent: str) -> str:
     """``value`` (str or nested dict of str) as JSON in ``doc``'s style, its lines at ``indent``."""
+    if isinstance(value, Raw):
+        return str(value)
     if not isinstance(value, Mapping):
         return doc.string(str(value))
     if not value:
