@@ -56,6 +56,7 @@ SUBPACKAGES = {
         "jsonmsg",
         "i18next",
         "arb",
+        "apple",
     },
 }
 
