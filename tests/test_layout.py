@@ -51,6 +51,13 @@ SUBPACKAGES = {
     "formats": {
         "__init__",
         "catalog",
+        "counts",
+        "icu",
+        "jsontext",
+        "jsonmsg",
+        "i18next",
+        "arb",
+        "apple",
     },
 }
 
