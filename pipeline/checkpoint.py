@@ -1,36 +1,38 @@
-"""The checkpoint: a content-addressed SQLite store of unit results.
+"""The checkpoint: the SQLite result store (see store.py), one file per output.
 
 Rows are keyed by unit key (a hash of settings, target language and source
-text), never by row position, so resume, incremental runs, deduplication
-across runs and ``--retry-failed`` are all "compute the keys, look them up,
-send what is missing".  One task writes (``record``), in batched
-transactions; WAL mode lets readers look on.  A killed run loses at most
-the batch that was still open.
+text), never by row position.  One task writes (``store.record``), in
+batched transactions; WAL mode lets readers look on.  A killed run loses at
+most the batch that was still open.  The file is created by the first
+``put``: a run that stores nothing (refused, or nothing to send) leaves none.
+The run lock is ``runlock.RunLock``, taken by the runner, not here.
+
+Each row keeps the attempt ids it was built from (``attempt_ids``): a put
+whose attempt id the row already lists changes nothing, a new one replaces
+the outcome and adds what it billed and tried, so the token totals equal
+what the provider billed even when a block of results is put twice.
+Schema 2 files (before attempt ids) are read as they are and gain the
+column on their first write.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import math
-import os
-import socket
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import polars as pl
-from anyio.streams.memory import MemoryObjectReceiveStream
 
-from .errors import CheckpointError, LockedError
+from .errors import CheckpointError
 from .models import Result, Status, Usage
+from .store import RESULT_SCHEMA, done_status, record
 
-__all__ = ["Checkpoint", "Failure", "Summary", "record"]
+__all__ = ["RESULT_SCHEMA", "Checkpoint", "Failure", "Summary", "done_status", "record"]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+_READABLE = ("2", SCHEMA_VERSION)  # 2: no attempt_ids column yet, added on the first write
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,16 +49,18 @@ CREATE TABLE IF NOT EXISTS results (
     model TEXT NOT NULL DEFAULT '',
     lang TEXT NOT NULL DEFAULT '',
     source TEXT,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    attempt_ids TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 """
 
-# A later attempt replaces the outcome but adds to what was billed and tried,
-# so the checkpoint's token totals always equal what the provider billed.
+# A later attempt replaces the outcome but adds to what was billed and tried;
+# an attempt the row already lists (a replay) is skipped.  '' = no id: always new.
 _UPSERT = """
 INSERT INTO results (key, status, translation, prompt_tokens, completion_tokens,
-                     attempts, error, message, flags, model, lang, source, updated)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     attempts, error, message, flags, model, lang, source, updated,
+                     attempt_ids)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     status = excluded.status,
     translation = excluded.translation,
@@ -69,77 +73,69 @@ ON CONFLICT (key) DO UPDATE SET
     model = excluded.model,
     lang = excluded.lang,
     source = excluded.source,
-    updated = excluded.updated
+    updated = excluded.updated,
+    attempt_ids = CASE WHEN results.attempt_ids = '' THEN excluded.attempt_ids
+                       WHEN excluded.attempt_ids = '' THEN results.attempt_ids
+                       ELSE results.attempt_ids || ',' || excluded.attempt_ids END
+WHERE excluded.attempt_ids = ''
+   OR instr(',' || results.attempt_ids || ',', ',' || excluded.attempt_ids || ',') = 0
 """
 
-EMPTY_STATUSES = pl.DataFrame(schema={"key": pl.String, "status": pl.String})
-
-RESULT_SCHEMA = {
-    "key": pl.String,
-    "status": pl.String,
-    "translation": pl.String,
-    "prompt_tokens": pl.Int64,
-    "completion_tokens": pl.Int64,
-    "attempts": pl.Int64,
-    "error": pl.String,
-    "message": pl.String,
-    "flags": pl.String,
-}
-_RESULT_COLUMNS = ", ".join(RESULT_SCHEMA)
+_PIECE_COLUMNS = "key, translation, prompt_tokens, completion_tokens, attempts"
 
 
 class Checkpoint:
-    """An open checkpoint file.  Not thread-safe: one task uses it.
+    """A checkpoint file, a ResultStore.  Not thread-safe: one task uses it at a time.
 
-    A writer (``lock=True``) holds ``PATH.lock`` for as long as it is open:
-    a second run on the same checkpoint fails at once with LockedError,
-    naming the holder.  The lock is an ``flock``, so the kernel releases it
-    when its process dies, ``kill -9`` included: nothing stale to clean up.
-    ``lock=False`` opens it to read (``mtpipe status``).
+    Opening reads nothing but the schema version; a missing file is created
+    by the first ``put`` (``must_exist=True``: refuse it, as ``mtpipe status`` does).
     """
 
-    def __init__(self, path: Path, *, lock: bool = True) -> None:
+    def __init__(self, path: Path, *, must_exist: bool = False) -> None:
         self.path = path
         self._stored: int | None = None  # results stored, once counted
-        self._lock = _Lock(path.with_name(path.name + ".lock")) if lock else None
+        self._db: sqlite3.Connection | None = None
+        self._version = SCHEMA_VERSION
+        if path.exists():
+            self._open()
+        elif must_exist:
+            raise CheckpointError(f"{path}: no such checkpoint; run the job first")
+
+    def _open(self) -> sqlite3.Connection:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not lock and not path.exists():
-                raise CheckpointError(f"{path}: no such checkpoint; run the job first")
-            if self._lock is not None:
-                self._lock.acquire()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             # record() commits from a worker thread, one call at a time
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._check_version()
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                self._version = self._check_version(db)
+            except BaseException:
+                db.close()
+                raise
         except (sqlite3.Error, OSError) as exc:
-            self._release()
             raise CheckpointError(
-                f"{path}: cannot open the checkpoint ({exc}); "
+                f"{self.path}: cannot open the checkpoint ({exc}); "
                 "pass --checkpoint with another path or move the file away"
             ) from exc
-        except CheckpointError:
-            self._release()
-            raise
+        self._db = db
+        return db
 
-    def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-
-    def _check_version(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+    def _check_version(self, db: sqlite3.Connection) -> str:
+        row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        elif row[0] != SCHEMA_VERSION:
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            return SCHEMA_VERSION
+        if row[0] not in _READABLE:
             raise CheckpointError(
-                f"{self.path}: checkpoint schema {row[0]} is not {SCHEMA_VERSION}; "
-                "use a new --checkpoint path"
+                f"{self.path}: checkpoint schema {row[0]} is not {SCHEMA_VERSION} "
+                "(written by another mtpipe version); use a new --checkpoint path"
             )
+        return str(row[0])
 
     def put(self, results: Sequence[Result]) -> None:
-        """Store ``results`` in one transaction."""
+        """Store ``results`` in one transaction; a (key, attempt) already stored is skipped."""
         now = time.time()
         rows = [
             (
@@ -156,85 +152,117 @@ class Checkpoint:
                 r.lang,
                 r.source,
                 now,
+                r.attempt,
             )
             for r in results
         ]
         self._stored = None
         try:
-            with self._transaction():
-                self._db.executemany(_UPSERT, rows)
+            db = self._db or self._open()
+            db.execute("BEGIN IMMEDIATE")
+            with db:  # commits, or rolls back on an error
+                if self._version != SCHEMA_VERSION:
+                    self._upgrade(db)
+                db.executemany(_UPSERT, rows)
         except sqlite3.Error as exc:
             raise CheckpointError(f"{self.path}: cannot write the checkpoint ({exc})") from exc
 
-    def _transaction(self) -> sqlite3.Connection:
-        self._db.execute("BEGIN IMMEDIATE")
-        return self._db  # the connection's context manager commits or rolls back
+    def _upgrade(self, db: sqlite3.Connection) -> None:
+        """Schema 2 -> 3: the attempt ids column (empty for the rows already there)."""
+        columns = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+        if "attempt_ids" not in columns:
+            db.execute("ALTER TABLE results ADD COLUMN attempt_ids TEXT NOT NULL DEFAULT ''")
+        db.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (SCHEMA_VERSION,))
+        self._version = SCHEMA_VERSION
 
-    def statuses(self, *, block_rows: int = 200_000) -> pl.DataFrame:
-        """Every stored key with its status: columns ``key``, ``status``."""
-        cursor = self._db.execute("SELECT key, status FROM results")
-        frames = [
-            pl.DataFrame(rows, schema=EMPTY_STATUSES.schema, orient="row")
-            for rows in iter(lambda: cursor.fetchmany(block_rows), [])
-        ]
-        return pl.concat(frames) if frames else EMPTY_STATUSES
+    def lookup(
+        self, keys: pl.Series, *, columns: Sequence[str] = tuple(RESULT_SCHEMA)
+    ) -> pl.DataFrame:
+        """The stored results of ``keys``: see ``store.ResultStore``.
 
-    def results(self, keys: pl.Series | None = None, *, block_rows: int = 10_000) -> pl.DataFrame:
-        """Stored results (all, or those whose key is in ``keys``) as a RESULT_SCHEMA frame.
-
-        Read block by block into columnar frames, so a million results never
-        sit in memory as Python tuples.  ``keys`` are looked up by key, unless
+        Read block by block into columnar frames, so many results never sit
+        in memory as Python tuples.  Keys are looked up one by one, unless
         they are most of the checkpoint: then one scan is about twice as fast.
         """
-        wanted = None if keys is None else keys.drop_nulls().unique().alias("key")
-        if wanted is not None and 2 * len(wanted) < self._count():
-            frames = self._lookup(wanted.to_list(), block_rows)
-        else:
-            frames = self._scan(block_rows)
-            if wanted is not None:  # a scan reads every row: keep the wanted ones
-                frames = [f.join(wanted.to_frame(), on="key", how="semi") for f in frames]
+        schema = {name: RESULT_SCHEMA[name] for name in ("key", *columns)}
+        wanted = keys.drop_nulls().unique().alias("key")
+        if self._db is None or not len(wanted):
+            return pl.DataFrame(schema=schema)
+        if 2 * len(wanted) < self._count():
+            frames = self._lookup(self._db, wanted.to_list(), schema)
+        else:  # a scan reads every row: keep the wanted ones
+            wanted_frame = wanted.to_frame()
+            frames = [
+                f.join(wanted_frame, on="key", how="semi") for f in self._scan(self._db, schema)
+            ]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+    def results(self, keys: pl.Series | None = None) -> pl.DataFrame:
+        """Stored results of ``keys`` (``lookup``), or of every key (tests and tools)."""
+        if keys is not None:
+            return self.lookup(keys)
+        if self._db is None:
+            return pl.DataFrame(schema=RESULT_SCHEMA)
+        frames = self._scan(self._db, RESULT_SCHEMA)
         return pl.concat(frames) if frames else pl.DataFrame(schema=RESULT_SCHEMA)
 
-    def _scan(self, block_rows: int) -> list[pl.DataFrame]:
-        cursor = self._db.execute(f"SELECT {_RESULT_COLUMNS} FROM results")
-        blocks = iter(lambda: cursor.fetchmany(block_rows), [])
-        return [pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row") for rows in blocks]
+    @staticmethod
+    def _scan(
+        db: sqlite3.Connection, schema: Mapping[str, type[pl.DataType]]
+    ) -> list[pl.DataFrame]:
+        cursor = db.execute(f"SELECT {', '.join(schema)} FROM results")
+        blocks = iter(lambda: cursor.fetchmany(10_000), [])
+        return [pl.DataFrame(rows, schema=schema, orient="row") for rows in blocks]
 
-    def _lookup(self, keys: list[str], block_rows: int) -> list[pl.DataFrame]:
-        block_rows = min(block_rows, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    @staticmethod
+    def _lookup(
+        db: sqlite3.Connection,
+        keys: list[str],
+        schema: Mapping[str, type[pl.DataType]],
+    ) -> list[pl.DataFrame]:
+        block = min(10_000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         frames = []
-        for i in range(0, len(keys), block_rows):
-            chunk = keys[i : i + block_rows]
+        for i in range(0, len(keys), block):
+            chunk = keys[i : i + block]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT {_RESULT_COLUMNS} FROM results WHERE key IN ({marks})"
-            rows = self._db.execute(query, chunk).fetchall()
-            frames.append(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"))
+            query = f"SELECT {', '.join(schema)} FROM results WHERE key IN ({marks})"
+            rows = db.execute(query, chunk).fetchall()
+            frames.append(pl.DataFrame(rows, schema=schema, orient="row"))
         return frames
 
     def _count(self) -> int:
         """How many results are stored (counted once between writes)."""
         if self._stored is None:
+            assert self._db is not None
             self._stored = int(self._db.execute("SELECT count(*) FROM results").fetchone()[0])
         return self._stored
 
-    def pieces(self) -> dict[str, Result]:
-        """Finished pieces of long units (``Status.PIECE``), by piece key."""
-        rows = self._db.execute(
-            "SELECT key, translation, prompt_tokens, completion_tokens, attempts FROM results "
-            "WHERE status = 'piece'"
+    def pieces(self, units: Sequence[str]) -> dict[str, Result]:
+        """Finished pieces (``Status.PIECE``) of the long units ``units``, by piece key."""
+        if self._db is None:
+            return {}
+        query = (
+            f"SELECT {_PIECE_COLUMNS} FROM results WHERE key > ? AND key < ? AND status = 'piece'"
         )
-        return {
-            key: Result(key, Status.PIECE, text, Usage(prompt, completion), attempts)
-            for key, text, prompt, completion, attempts in rows
-        }
+        found = {}
+        for unit in units:  # a piece key is UNIT/INDEX; '0' sorts right after '/'
+            for key, text, prompt, completion, attempts in self._db.execute(
+                query, (unit + "/", unit + "0")
+            ):
+                found[key] = Result(key, Status.PIECE, text, Usage(prompt, completion), attempts)
+        return found
 
     def counts(self) -> dict[str, int]:
+        if self._db is None:
+            return {}
         rows = self._db.execute("SELECT status, count(*) FROM results GROUP BY status")
         return {status: n for status, n in rows}
 
     def summary(self, *, examples: int = 3) -> Summary:
         """Counts by status, tokens billed per model, failures by reason with examples."""
         db = self._db
+        if db is None:
+            return Summary({}, {}, ())
         statuses = dict(db.execute("SELECT status, count(*) FROM results GROUP BY status"))
         tokens = {
             model: (int(p), int(c))
@@ -259,61 +287,20 @@ class Checkpoint:
         return Summary(statuses, tokens, tuple(failures))
 
     def integrity_check(self) -> str:
+        if self._db is None:
+            return "ok"
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
-        self._release()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self) -> Checkpoint:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-async def record(
-    checkpoint: Checkpoint,
-    results: MemoryObjectReceiveStream[Sequence[Result]],
-    *,
-    batch_size: int = 1000,
-    interval: float = 0.5,
-) -> None:
-    """Write every result received (in lists: one per request) to ``checkpoint`` in batches.
-
-    A batch is committed when it holds ``batch_size`` results or when its
-    oldest result has waited ``interval`` seconds, in a worker thread so the
-    event loop keeps sending meanwhile; the final flush is shielded from
-    cancellation, so Ctrl-C and SIGTERM keep what was received.
-    """
-    pending: list[Result] = []
-    deadline = math.inf
-    try:
-        async with results:
-            while True:
-                with anyio.move_on_after(deadline - anyio.current_time()):
-                    try:
-                        received = await results.receive()
-                    except anyio.EndOfStream:
-                        break
-                    if not pending:
-                        deadline = anyio.current_time() + interval
-                    pending.extend(received)
-                    if len(pending) < batch_size:
-                        continue
-                await anyio.to_thread.run_sync(checkpoint.put, pending)
-                pending, deadline = [], math.inf
-    finally:
-        with anyio.CancelScope(shield=True):
-            if pending:
-                await anyio.to_thread.run_sync(checkpoint.put, pending)
-
-
-def done_status(retry_failed: bool) -> tuple[str, ...]:
-    """Statuses whose keys a run must not request again."""
-    if retry_failed:
-        return (Status.DONE.value,)
-    return (Status.DONE.value, Status.FAILED_PERMANENT.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,41 +316,3 @@ class Summary:
     statuses: dict[str, int]  # units by status
     tokens: dict[str, tuple[int, int]]  # model -> (prompt, completion) billed
     failures: tuple[Failure, ...]
-
-
-class _Lock:
-    """An exclusive ``flock`` on a small file that says who holds it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 4096).decode("utf-8", "replace")
-            os.close(fd)
-            raise LockedError(
-                f"{self.path.with_suffix('')}: in use by {_holder(holder)}; "
-                "wait for that run to finish (it exits on its own)"
-            ) from None
-        os.ftruncate(fd, 0)
-        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
-        os.write(fd, json.dumps(info).encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-
-def _holder(raw: str) -> str:
-    try:
-        info = json.loads(raw)
-        return f"pid {info['pid']} on {info['host']} since {info['started']}"
-    except (ValueError, KeyError, TypeError):
-        return "another process"

@@ -237,7 +237,7 @@ def _status(args: argparse.Namespace) -> int:
     path = args.target
     if path.suffix == ".toml":
         path = build_job(load_job_file(path) | {"sim": True}, env=os.environ).checkpoint
-    with Checkpoint(path, lock=False) as checkpoint:
+    with Checkpoint(path, must_exist=True) as checkpoint:
         summary = checkpoint.summary(examples=args.examples)
     print(f"checkpoint {path}")
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))

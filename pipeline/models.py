@@ -172,3 +172,4 @@ class Result:
     model: str = ""
     lang: str = ""
     source: str | None = None
+    attempt: str = ""  # id of the request outcome it came from: the store puts it once

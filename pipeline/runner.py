@@ -10,21 +10,23 @@ import contextlib
 import gc
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import signal
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
 import polars as pl
 from anyio.streams.memory import MemoryObjectSendStream
 
-from . import checkpoint as ckpt
 from . import qa
 from .budget import Budget
 from .cells import CellPlan, TermsFor, fingerprint, plan_cells
+from .checkpoint import Checkpoint
 from .client import Client, RetryPolicy, make_session
 from .config import MODELS, Job, cost_usd, model_info
 from .errors import OutputError, UsageError
@@ -34,9 +36,11 @@ from .output import write_outputs
 from .pacing import Pacer, Quota
 from .planner import Chunking, Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
-from .reader import Table, read_table
+from .reader import Table, detect_format, read_table
 from .report import Events, Report, write_report
 from .review import Reviewer
+from .runlock import RunLock
+from .store import ResultStore, done_status, record
 from .worker import Handler, run_pool
 
 __all__ = ["Report", "estimate", "run"]
@@ -78,16 +82,17 @@ def _has_uvloop() -> bool:
 async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     started = time.monotonic()
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
-    _check_output_dir(job.output)
+    _check_output_dir(job.output, job.output_format)
     table = _read(job)
     settings, context = _settings(job, table)
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
-    with ckpt.Checkpoint(job.checkpoint) as checkpoint:
+    # the lock only now, about to send: a run refused earlier leaves no file behind
+    with RunLock(job.checkpoint), Checkpoint(job.checkpoint) as checkpoint:
         pending = _count(plan, checkpoint, job, report)
         events.start(job=job.name, report=report)
         if report.to_translate:
-            stored = checkpoint.pieces()
+            stored = checkpoint.pieces(_long_units(plan, pending, job.chunk_chars))
             requests = plan_requests(
                 plan.units(pending),
                 settings,
@@ -122,8 +127,9 @@ def _read(job: Job) -> Table:
     )
 
 
-def _check_output_dir(output: Path) -> None:
+def _check_output_dir(output: Path, output_format: str | None) -> None:
     """Fail before spending anything when the output cannot be written."""
+    detect_format(output, output_format)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -188,12 +194,10 @@ def _plan(
     )
 
 
-def _count(
-    plan: CellPlan, checkpoint: ckpt.Checkpoint | None, job: Job, report: Report
-) -> tuple[pl.Series, ...]:
+def _count(plan: CellPlan, store: ResultStore, job: Job, report: Report) -> tuple[pl.Series, ...]:
     """Fill the report's cell counts; return, per pair, the cells still to translate."""
-    statuses = checkpoint.statuses() if checkpoint is not None else ckpt.EMPTY_STATUSES
-    skip = statuses.filter(pl.col("status").is_in(ckpt.done_status(job.retry_failed)))["key"]
+    statuses = _statuses(plan, store)
+    skip = statuses.filter(pl.col("status").is_in(done_status(job.retry_failed)))["key"]
     done = statuses.filter(pl.col("status") == Status.DONE.value)["key"].implode()
     del statuses
     report.rows = plan.rows
@@ -209,11 +213,32 @@ def _count(
     return pending
 
 
+def _statuses(plan: CellPlan, store: ResultStore, block: int = 200_000) -> pl.DataFrame:
+    """The stored status of the plan's keys (``key``, ``status``), looked up block by block."""
+    frames = [
+        store.lookup(keys.slice(start, block).unique(), columns=("status",))
+        for keys in plan.keys
+        for start in range(0, len(keys), block)
+    ]
+    frame = (
+        pl.concat(frames)
+        if frames
+        else pl.DataFrame(schema={"key": pl.String, "status": pl.String})
+    )
+    return frame.unique("key") if len(plan.keys) > 1 else frame
+
+
+def _long_units(plan: CellPlan, pending: Sequence[pl.Series], max_chars: int) -> list[str]:
+    """Keys of the units still to send that are long enough to be sent in pieces."""
+    long = pl.col("text").str.len_chars() > max_chars
+    return [k for units in plan.units(pending) for k in units.filter(long)["key"].to_list()]
+
+
 async def _translate(
     job: Job,
     settings: Settings,
     requests: Iterator[Request],
-    checkpoint: ckpt.Checkpoint,
+    checkpoint: ResultStore,
     report: Report,
     events: Events,
     handle_signals: bool,
@@ -228,7 +253,7 @@ async def _translate(
         make_session(concurrency=job.concurrency) as http,
         anyio.create_task_group() as tg,
     ):
-        tg.start_soon(ckpt.record, checkpoint, receive)
+        tg.start_soon(record, checkpoint, receive)
         pacer = _pacer(job)
         client = Client(
             http,
@@ -272,7 +297,10 @@ def _handler(
     send: MemoryObjectSendStream[Sequence[Result]],
     budget: Budget,
 ) -> Handler:
-    """What happens to each outcome: count it, review it, record unit results."""
+    """What happens to each outcome: count it, review it, record unit results
+    (stamped with the outcome's own attempt id, so the store puts them once)."""
+    run = os.urandom(6).hex()
+    attempts = itertools.count()
 
     async def handle(request: Request, outcome: Outcome) -> Sequence[Request]:
         budget.settle(request, outcome)
@@ -283,7 +311,11 @@ def _handler(
         reviewed = reviewer.review(request, outcome)
         report.retries.update(reviewed.retries)
         if reviewed.results:
-            await send.send([result for result, _ in reviewed.results])
+            attempt = f"{run}.{next(attempts)}"
+            with anyio.CancelScope(shield=True):  # a received answer is always recorded
+                await send.send(
+                    [replace(result, attempt=attempt) for result, _ in reviewed.results]
+                )
         for result, cells in reviewed.results:
             events.advance(cells, failed=result.status is not Status.DONE)
         return reviewed.resend
@@ -344,11 +376,8 @@ def estimate(job: Job) -> dict[str, object]:
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
-    if job.checkpoint.exists():
-        with ckpt.Checkpoint(job.checkpoint, lock=False) as checkpoint:
-            pending = _count(plan, checkpoint, job, report)
-    else:
-        pending = _count(plan, None, job, report)
+    with Checkpoint(job.checkpoint) as checkpoint:  # read only: no lock, no file created
+        pending = _count(plan, checkpoint, job, report)
     requests = prompt = completion = 0
     for request in plan_requests(
         plan.units(pending),

@@ -19,6 +19,8 @@ LAYERS = {
     "prompts": 2,
     "client": 2,
     "checkpoint": 2,
+    "store": 1,  # the ResultStore seam and its writer task
+    "runlock": 1,  # the run lock, separate from the store
     "cells": 2,
     "merge": 2,
     "splitter": 2,

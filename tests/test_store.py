@@ -1,0 +1,204 @@
+"""The result store seam (SQLite checkpoint) and the run lock, through their public methods."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import polars as pl
+import pytest
+
+from pipeline.checkpoint import Checkpoint
+from pipeline.errors import CheckpointError, LockedError
+from pipeline.models import Result, Status, Usage
+from pipeline.runlock import RunLock, lock_path
+from pipeline.store import ResultStore, record
+from tests.conftest import Sim, mtpipe
+
+
+def _result(key: str, attempt: str, tokens: int = 10, status: Status = Status.DONE) -> Result:
+    text = f"t-{key}-{attempt}" if status is not Status.FAILED_TRANSIENT else None
+    return Result(key, status, text, Usage(tokens, tokens // 2), 1, attempt=attempt)
+
+
+def _tokens(store: ResultStore, key: str) -> tuple[int, int]:
+    row = store.lookup(pl.Series([key])).row(0, named=True)
+    return row["prompt_tokens"], row["attempts"]
+
+
+def test_a_replayed_block_counts_its_tokens_once(tmp_path: Path) -> None:
+    block = [_result("a", "r1.0"), _result("b", "r1.0"), _result("c", "r1.1")]
+    with Checkpoint(tmp_path / "c.sqlite") as store:
+        store.put(block)
+        store.put(block)  # replayed: nothing changes
+        store.put(block[1:2])
+        assert [_tokens(store, k) for k in "abc"] == [(10, 1)] * 3
+
+
+def test_a_new_attempt_adds_and_replaces_an_old_one_replayed_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    with Checkpoint(tmp_path / "c.sqlite") as store:
+        store.put([_result("a", "r1.0", 10, Status.FAILED_TRANSIENT)])
+        store.put([_result("a", "r2.0", 20)])
+        store.put([_result("a", "r1.0", 10, Status.FAILED_TRANSIENT)])  # an old shard merged late
+        row = store.lookup(pl.Series(["a"])).row(0, named=True)
+        assert (row["status"], row["translation"]) == ("done", "t-a-r2.0")
+        assert (row["prompt_tokens"], row["completion_tokens"], row["attempts"]) == (30, 15, 2)
+
+
+def test_a_result_without_attempt_id_always_adds(tmp_path: Path) -> None:
+    with Checkpoint(tmp_path / "c.sqlite") as store:
+        store.put([_result("a", "")])
+        store.put([_result("a", "")])
+        assert _tokens(store, "a") == (20, 2)
+
+
+def test_lookup_gives_the_columns_asked_for_the_keys_asked(tmp_path: Path) -> None:
+    with Checkpoint(tmp_path / "c.sqlite") as store:
+        store.put([_result(f"k{i}", "x") for i in range(30)])
+        few = store.lookup(pl.Series(["k1", None, "k2", "k1", "nope"]), columns=("status",))
+        assert few.columns == ["key", "status"] and sorted(few["key"]) == ["k1", "k2"]
+        most = store.lookup(pl.Series([f"k{i}" for i in range(25)]), columns=("translation",))
+        assert most.height == 25 and set(most["translation"]) == {f"t-k{i}-x" for i in range(25)}
+        assert store.lookup(pl.Series([], dtype=pl.String)).height == 0
+
+
+def test_nothing_is_created_until_the_first_put(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "c.sqlite"
+    with Checkpoint(path) as store:
+        assert store.lookup(pl.Series(["a"])).height == 0
+        assert store.pieces(["a"]) == {} and store.counts() == {}
+        assert not path.exists() and not path.parent.exists()
+        store.put([_result("a", "x")])
+    assert path.exists()
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        Checkpoint(tmp_path / "missing.sqlite", must_exist=True)
+
+
+def test_pieces_of_the_units_asked_only(tmp_path: Path) -> None:
+    with Checkpoint(tmp_path / "c.sqlite") as store:
+        store.put(
+            [
+                Result("u1/0", Status.PIECE, "p0", Usage(3, 2), 1),
+                Result("u1/1", Status.PIECE, "p1", Usage(3, 2), 1),
+                Result("u10/0", Status.PIECE, "other", Usage(1, 1), 1),
+                Result("u1", Status.FAILED_TRANSIENT, None, Usage(), 1),
+            ]
+        )
+        assert sorted(store.pieces(["u1"])) == ["u1/0", "u1/1"]
+        assert store.pieces(["u1"])["u1/1"].translation == "p1"
+        assert store.pieces(["nope"]) == {}
+
+
+def _schema_2(path: Path) -> None:
+    """A checkpoint as mtpipe wrote it before attempt ids."""
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO meta VALUES ('schema', '2');
+            CREATE TABLE results (key TEXT PRIMARY KEY, status TEXT NOT NULL, translation TEXT,
+                prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+                attempts INTEGER NOT NULL, error TEXT, message TEXT,
+                flags TEXT NOT NULL DEFAULT '', model TEXT NOT NULL DEFAULT '',
+                lang TEXT NOT NULL DEFAULT '', source TEXT, updated REAL NOT NULL) WITHOUT ROWID;
+            INSERT INTO results VALUES ('old', 'done', 'alt', 5, 2, 1, NULL, NULL, '', 'm',
+                'German', NULL, 0);
+            """
+        )
+    db.close()
+
+
+def test_a_schema_2_checkpoint_is_read_then_upgraded_on_its_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _schema_2(path)
+    with Checkpoint(path) as store:
+        assert store.lookup(pl.Series(["old"]))["translation"].to_list() == ["alt"]
+        store.put([_result("old", "r1"), _result("new", "r1")])
+        store.put([_result("old", "r1")])
+        assert _tokens(store, "old") == (15, 2)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta").fetchone() == ("3",)
+    db.close()
+
+
+def test_an_unknown_schema_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite"
+    with Checkpoint(path) as store:
+        store.put([_result("a", "x")])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '9'")
+    db.close()
+    with pytest.raises(CheckpointError, match=r"schema 9 is not 3 .*new --checkpoint"):
+        Checkpoint(path)
+
+
+@pytest.mark.anyio
+async def test_record_keeps_what_is_buffered_when_cancelled_and_puts_each_batch_once(
+    tmp_path: Path,
+) -> None:
+    with Checkpoint(tmp_path / "c.sqlite") as store:
+        send, receive = anyio.create_memory_object_stream[list[Result]](10)
+        async with send, anyio.create_task_group() as tg:
+            tg.start_soon(lambda: record(store, receive, batch_size=2))
+            await send.send([_result("a", "x", 7)])
+            await send.send([_result("b", "", 7)])  # fills the batch: a commit
+            await send.send([_result("c", "", 7)])
+            await anyio.sleep(0)
+            tg.cancel_scope.cancel()
+        assert sorted(store.results()["key"]) == ["a", "b", "c"]
+        assert [_tokens(store, k) for k in "abc"] == [(7, 1)] * 3
+
+
+def test_the_run_lock_refuses_a_second_holder_and_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with RunLock(path):
+        assert lock_path(path).exists()
+        with pytest.raises(LockedError, match=r"c\.sqlite: in use by pid \d+ on "):
+            RunLock(path).acquire()
+    assert not lock_path(path).exists()
+    with RunLock(path):  # free again
+        pass
+
+
+def test_a_lock_file_removed_under_a_waiting_opener_is_not_shared(tmp_path: Path) -> None:
+    """A stale inode (its file removed by the holder's release) is never taken as the lock."""
+    path = tmp_path / "c.sqlite"
+    first = RunLock(path)
+    first.acquire()
+    stale = lock_path(path).open("rb")  # opened before the release, like a racing run
+    first.release()
+    second = RunLock(path)
+    second.acquire()
+    try:
+        with pytest.raises(LockedError):
+            RunLock(path).acquire()
+        assert lock_path(path).stat().st_ino != os.fstat(stale.fileno()).st_ino
+    finally:
+        stale.close()
+        second.release()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-o", "{tmp}/out.xyz"),  # unsupported output extension
+        ("-o", "{tmp}/out.csv", "--model", "qwen-sim-missing"),  # 404 from the endpoint
+        ("-o", "{tmp}/out.csv", "--column", "nosuch"),  # bad option
+    ],
+    ids=["extension", "model-404", "column"],
+)
+def test_a_refused_run_leaves_no_checkpoint_and_no_lock(
+    sim_factory: Callable[..., Sim], tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    sim = sim_factory()
+    src = tmp_path / "in.csv"
+    src.write_text("id,text\n1,Hello world\n2,Good morning\n", encoding="utf-8")
+    argv = [a.format(tmp=tmp_path) for a in args]
+    run = mtpipe("translate", src, "--to", "de", "--base-url", sim.base_url, *argv)
+    assert run.code != 0 and "Traceback" not in run.stderr, run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"], run.stderr
