@@ -57,6 +57,7 @@ SUBPACKAGES = {
         "i18next",
         "arb",
         "apple",
+        "xcstrings",
     },
 }
 
