@@ -60,6 +60,7 @@ SUBPACKAGES = {
         "i18next",
         "arb",
         "apple",
+        "xcstrings",
     },
 }
 
