@@ -73,9 +73,7 @@ def _to_polars(df: Any) -> tuple[pl.DataFrame, Any]:
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(df, pandas.DataFrame):
         return pl.from_pandas(df), df.index
-    raise UsageError(
-        f"translate_frame takes a polars or pandas DataFrame, not {type(df).__name__}"
-    )
+    raise UsageError(f"translate_frame takes a polars or pandas DataFrame, not {type(df).__name__}")
 
 
 def _in_notebook() -> bool:
