@@ -62,6 +62,8 @@ SUBPACKAGES = {
         "arb",
         "apple",
         "xcstrings",
+        "po",
+        "po_file",
     },
 }
 
