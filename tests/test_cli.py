@@ -418,3 +418,15 @@ def test_whitespace_only_cells_are_not_sent_and_left_empty(
     assert column[0] and column[0] != "Save"
     empty = "" if ext in ("csv", "tsv") else None
     assert column[1:] == [empty] * len(blanks)  # no whitespace copied, no "'\t"
+
+
+def test_an_empty_input_is_refused_and_leaves_nothing(sim: Sim, tmp_path: Path) -> None:
+    src = tmp_path / "e.csv"
+    src.write_bytes(b"")
+    run = mtpipe("translate", src, "--to", "de", "--base-url", sim.base_url)
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "file is empty" in lines[0], run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]  # no output, no checkpoint
+    header_only = write_csv(tmp_path / "h.csv", [["id", "text"]])
+    assert mtpipe("translate", header_only, "--to", "de", "--base-url", sim.base_url).code == 0
