@@ -127,11 +127,13 @@ def _check_readable(path: Path) -> None:
         raise InputError(f"{path} is a directory, not a table; pass the path of a file")
     try:
         with path.open("rb") as fh:
-            fh.read(1)
+            empty = not fh.read(1)
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file; check the path") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror}); check its permissions") from exc
+    if empty:
+        raise InputError(f"{path}: file is empty (0 bytes); pass a table with a header row")
 
 
 def _codec(encoding: str | None) -> str | None:

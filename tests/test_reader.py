@@ -204,15 +204,10 @@ def test_header_only_file_gives_zero_rows(tmp_path: Path) -> None:
     assert table.texts("text").to_list() == []
 
 
-def test_empty_file_without_requested_columns_gives_an_empty_table(tmp_path: Path) -> None:
-    table = read_table(write(tmp_path / "a.csv", b""))
-    assert table.frame.shape == (0, 0)
-    assert table.columns == ()
-
-
-def test_empty_file_with_requested_columns_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"a\.csv is empty: no header row"):
-        read_table(write(tmp_path / "a.csv", b""), columns=["text"])
+@pytest.mark.parametrize("name", ["a.csv", "a.tsv", "a.jsonl", "a.parquet"])
+def test_a_zero_byte_file_is_an_input_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InputError, match=r"file is empty \(0 bytes\)"):
+        read_table(write(tmp_path / name, b""))
 
 
 def test_csv_rows_keep_their_order(tmp_path: Path) -> None:
