@@ -190,6 +190,7 @@ class Client:
         self._unreachable_after = unreachable_after
         self._first_attempt: float | None = None
         self._succeeded = False  # any request of this client, so of the run
+        self.last_error: str | None = None  # the latest failed attempt's, for the progress line
         self._pacer = pacer
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key or None
@@ -269,11 +270,13 @@ class Client:
                 attempts.failures.append(exc.reason)
                 if slot is not None:
                     _report(slot, exc)
+                self.last_error = f"{exc.reason} ({self._host})"
                 self._check_reachable(exc)
                 raise
             if slot is not None:
                 slot.done(completion.usage.total_tokens)
         self._succeeded = True
+        self.last_error = None
         attempts.billed += completion.usage
         return completion
 

@@ -847,3 +847,15 @@ async def test_connection_lost_after_a_success_keeps_retrying() -> None:
         outcome = await client.complete(BODY)
     assert outcome.completion is not None and outcome.retries == ("connection",)
     assert len(sleeps) == 1
+
+
+@pytest.mark.anyio
+async def test_last_error_names_the_reason_and_host_until_a_success() -> None:
+    server = Server(answer("Hallo"), httpx.ConnectError("reset"), answer("Welt"))
+    async with fake(server, retry=RetryPolicy(max_attempts=1)) as (client, _):
+        await client.complete(BODY)
+        assert client.last_error is None
+        await client.complete(BODY)
+        assert client.last_error == "connection (relay.test)"
+        await client.complete(BODY)
+        assert client.last_error is None
