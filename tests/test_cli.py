@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -430,3 +431,29 @@ def test_an_empty_input_is_refused_and_leaves_nothing(sim: Sim, tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]  # no output, no checkpoint
     header_only = write_csv(tmp_path / "h.csv", [["id", "text"]])
     assert mtpipe("translate", header_only, "--to", "de", "--base-url", sim.base_url).code == 0
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("base_url", "host", "cause"),
+    [
+        (None, "127.0.0.1:", "connection refused"),
+        ("http://nosuchhost.invalid/v1", "nosuchhost.invalid", "cannot reach"),
+    ],
+    ids=["closed-port", "unresolvable-host"],
+)
+def test_unreachable_endpoint_stops_with_exit_4(
+    ui_csv: Path, tmp_path: Path, base_url: str | None, host: str, cause: str
+) -> None:
+    url = base_url or f"http://127.0.0.1:{_closed_port()}/v1"
+    run = mtpipe(
+        "translate", ui_csv, "--to", "de", "--base-url", url, "--allow-insecure-http", timeout=30
+    )
+    assert run.code == 4, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert host in run.stderr and cause in run.stderr and "--base-url" in run.stderr
