@@ -50,6 +50,8 @@ SUBPACKAGES = {
     "formats": {
         "__init__",
         "catalog",
+        "xmltext",
+        "xliff",
     },
 }
 
