@@ -52,6 +52,7 @@ SUBPACKAGES = {
         "catalog",
         "xmltext",
         "xliff",
+        "xliffdoc",
     },
 }
 
