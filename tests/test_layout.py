@@ -64,6 +64,9 @@ SUBPACKAGES = {
         "xcstrings",
         "po",
         "po_file",
+        "xmltext",
+        "xliff",
+        "xliffdoc",
     },
 }
 
