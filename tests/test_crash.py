@@ -138,3 +138,42 @@ def test_sigterm_and_sigint_stop_gracefully(
     assert (frame["mt_error"].drop_nulls() == "text_de: interrupted").all()
     # every translation that reached the output is in the checkpoint
     assert _done(tmp_path / "out.csv.checkpoint.sqlite") == translated
+
+
+@pytest.mark.parametrize(
+    ("moment", "again"), [(0.3, None), (1.2, None), (2.0, None), (3.0, None), (1.5, 0.4)]
+)
+def test_sigterm_then_resume_pays_nothing_twice_and_loses_no_cell(
+    sim_factory: Callable[..., Sim], tmp_path: Path, moment: float, again: float | None
+) -> None:
+    """Every answer received before the process exits is in the checkpoint: after a
+    SIGTERM (at several moments: while starting, mid-run, later) and a resume, each
+    unique text was sent exactly once and every cell is translated.  A signal that comes
+    before mtpipe has installed its handler (Python still starting) ends it at once,
+    before anything was sent.  ``again``: a second SIGTERM that long after the first,
+    once the requests in flight have been answered (while the last results are
+    committed, or the output written)."""
+    src = _source(tmp_path, 300)
+    slow = sim_factory("--latency", "0.08")
+    out = tmp_path / "out.csv"
+    process = _start(src, out, slow)
+    time.sleep(moment)
+    process.send_signal(signal.SIGTERM)
+    if again is not None:
+        time.sleep(again)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=30)
+    assert process.stderr is not None
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert code in (0, 3, -signal.SIGTERM), stderr
+    args = ("--to", "de", "--pack", "off", "--concurrency", str(CONCURRENCY))
+    resumed = mtpipe("translate", src, *args, "--base-url", slow.base_url, "-o", out)
+    assert resumed.code == 0, resumed.stderr
+    texts = slow.stats()["texts"]
+    unique = {row for row in pl.read_csv(src, infer_schema=False)["text"]}
+    assert {t: n for t, n in texts.items() if n > 1} == {}
+    assert len(texts) == len(unique)
+    frame = pl.read_csv(out, infer_schema=False)
+    assert frame["text_de"].null_count() == 0 and frame["mt_error"].null_count() == frame.height
