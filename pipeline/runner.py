@@ -249,33 +249,37 @@ async def _translate(
     send, receive = anyio.create_memory_object_stream[Sequence[Result]](job.concurrency * 4)
     reviewer = Reviewer(settings, chunking=Chunking(job.chunk_chars), qa_mode=job.qa, stored=stored)
     handle = _handler(reviewer, report, events, send, budget)
+    sending = anyio.CancelScope()  # what a second signal cancels: never the writer
     async with (
         make_session(concurrency=job.concurrency) as http,
-        anyio.create_task_group() as tg,
+        anyio.create_task_group() as watching,
     ):
-        tg.start_soon(record, checkpoint, receive)
-        pacer = _pacer(job)
-        client = Client(
-            http,
-            base_url=job.base_url,
-            api_key=job.api_key,
-            retry=RetryPolicy(max_attempts=job.max_attempts),
-            timeout=job.timeout,
-            pacer=pacer,
-        )
-        async with send, anyio.create_task_group() as pool:
-            if handle_signals:
-                pool.start_soon(_watch_signals, stopping, pool.cancel_scope)
-            pool.start_soon(_heartbeat, events, report, job.progress_seconds, pacer, client)
-            await run_pool(
-                requests,
-                handle,
-                client=client,
-                concurrency=job.concurrency,
-                stopping=stopping,
-                admit=budget.admit,
+        if handle_signals:  # from before the first request until the last result is committed
+            watching.start_soon(_watch_signals, stopping, sending)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(record, checkpoint, receive)
+            pacer = _pacer(job)
+            client = Client(
+                http,
+                base_url=job.base_url,
+                api_key=job.api_key,
+                retry=RetryPolicy(max_attempts=job.max_attempts),
+                timeout=job.timeout,
+                pacer=pacer,
             )
-            pool.cancel_scope.cancel()  # the signal watcher and the heartbeat
+            with sending:
+                async with send, anyio.create_task_group() as pool:
+                    pool.start_soon(_heartbeat, events, report, job.progress_seconds, pacer, client)
+                    await run_pool(
+                        requests,
+                        handle,
+                        client=client,
+                        concurrency=job.concurrency,
+                        stopping=stopping,
+                        admit=budget.admit,
+                    )
+                    pool.cancel_scope.cancel()  # the heartbeat
+        watching.cancel_scope.cancel()  # every result received is committed
     if budget.exhausted:
         report.stopped = "budget"
     elif stopping.is_set():
@@ -363,13 +367,14 @@ def _quota_file(job: Job) -> Path:
     return cache / "mtpipe" / f"quota-{digest}.state"
 
 
-async def _watch_signals(stopping: anyio.Event, pool: anyio.CancelScope) -> None:
-    """First SIGINT/SIGTERM: start no new request, finish those in flight. Second: stop now."""
+async def _watch_signals(stopping: anyio.Event, sending: anyio.CancelScope) -> None:
+    """First SIGINT/SIGTERM: start no new request, finish those in flight. Second: stop
+    sending now.  Until it is cancelled (once the writer has committed every result
+    received) no signal ends the process: one arriving during the final commit waits."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
             if stopping.is_set():
-                pool.cancel()
-                return
+                sending.cancel()
             stopping.set()
 
 

@@ -143,21 +143,29 @@ def test_sigterm_and_sigint_stop_gracefully(
     assert _done(tmp_path / "out.csv.checkpoint.sqlite") == translated
 
 
-@pytest.mark.parametrize("moment", [0.3, 1.2, 2.0, 3.0])
+@pytest.mark.parametrize(
+    ("moment", "again"), [(0.3, None), (1.2, None), (2.0, None), (3.0, None), (1.5, 0.4)]
+)
 def test_sigterm_then_resume_pays_nothing_twice_and_loses_no_cell(
-    sim_factory: Callable[..., Sim], tmp_path: Path, moment: float
+    sim_factory: Callable[..., Sim], tmp_path: Path, moment: float, again: float | None
 ) -> None:
     """Every answer received before the process exits is in the checkpoint: after a
     SIGTERM (at several moments: while starting, mid-run, later) and a resume, each
     unique text was sent exactly once and every cell is translated.  A signal that comes
     before mtpipe has installed its handler (Python still starting) ends it at once,
-    before anything was sent."""
+    before anything was sent.  ``again``: a second SIGTERM that long after the first,
+    once the requests in flight have been answered (while the last results are
+    committed, or the output written)."""
     src = _source(tmp_path, 300)
     slow = sim_factory("--latency", "0.08")
     out = tmp_path / "out.csv"
     process = _start(src, out, slow)
     time.sleep(moment)
     process.send_signal(signal.SIGTERM)
+    if again is not None:
+        time.sleep(again)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=30)
     assert process.stderr is not None
     stderr = process.stderr.read().decode()
