@@ -53,6 +53,9 @@ SUBPACKAGES = {
         "xmltext",
         "xliff",
         "xliffdoc",
+        "android",
+        "androiddoc",
+        "androidtext",
     },
 }
 

@@ -42,11 +42,11 @@ def by_id(messages: list[Message]) -> dict[str, Message]:
 
 # -- generated catalogs --------------------------------------------------------------------------
 
-TEXT = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn"))
-    | st.sampled_from("\n\t&<>'\""),
-    max_size=12,
-)
+TEXT = st.lists(
+    st.sampled_from(["\n", "\t", " ", "&", "<", ">", "'", '"', "]]>", "&amp;"])
+    | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn")), max_size=3),
+    max_size=6,
+).map("".join)
 
 
 @st.composite
