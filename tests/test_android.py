@@ -206,6 +206,23 @@ def test_each_plural_is_asked_in_the_targets_quantities_with_the_count(
         assert few.text == '<xliff:g id="count">%d</xliff:g> minutes'  # from the source's "other"
 
 
+def test_references_are_not_sent_and_an_array_copies_them() -> None:
+    body = (
+        '    <string name="alias">@string/app_name</string>\n'
+        '    <string name="quoted">"@home"</string>\n'
+        '    <string-array name="days">\n        <item>@string/monday</item>\n'
+        "        <item>Tuesday</item>\n    </string-array>\n"
+    )
+    source = parse(resources(body))
+    assert [(m.id, m.text) for m in ANDROID.messages(source, "de", None)] == [
+        ("quoted", "@home"),
+        ("days[1]", "Tuesday"),
+    ]
+    rendered = ANDROID.render(source, "de", None, {"days[1]": Target("Dienstag")}).decode()
+    assert "<item>@string/monday</item>\n        <item>Dienstag</item>" in rendered
+    assert "alias" not in rendered
+
+
 def test_a_new_target_holds_the_translated_entries_with_the_targets_quantities() -> None:
     source = real("thunderbird-settings-import")
     messages = ANDROID.messages(source, "ru", None)
@@ -305,6 +322,7 @@ def test_an_entry_new_in_the_source_goes_after_its_predecessor_in_the_target() -
         ("zh-Hant", "values-b+zh+Hant"),
         ("zh-TW", "values-zh-rTW"),
         ("es-419", "values-b+es+419"),
+        ("fil", "values-b+fil"),
     ],
 )
 def test_target_path_is_the_values_folder_of_the_language(lang: str, folder: str) -> None:

@@ -367,6 +367,19 @@ def test_a_bad_catalog_names_its_line(doc: str, line: int, words: str) -> None:
     assert "\n" not in str(raised.value)
 
 
+def test_an_external_entity_is_never_resolved(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    doctype = f'<!DOCTYPE xliff [<!ENTITY leak SYSTEM "{secret.as_uri()}">]>\n'
+    data = (
+        v12('<trans-unit id="a"><source>x &leak; y</source></trans-unit>', head=doctype)
+        + "</xliff>"
+    )
+    catalog = parse(data)
+    assert XLIFF.serialize(catalog) == data.encode()
+    assert "top secret" not in XLIFF.messages(catalog, "de", None)[0].text
+
+
 def test_a_real_master_with_a_unit_without_an_id_is_refused_at_its_line() -> None:
     with pytest.raises(CatalogError, match=r"ngx\S*:229: <unit> without an id"):
         real("ngx-i18nsupport-ngExtractedMaster1-de.xlf2")

@@ -111,7 +111,8 @@ class Writer:
         """A whole new element, or None unless every one of its texts is translated."""
         doc, wanted = self.src.doc, self._contents(entry)
         values = [doc.inner(item.node) if item.reference else value for _, item, value in wanted]
-        if not wanted or any(value is None for value in values):
+        translated = any(not item.reference for _, item, _ in wanted)
+        if not translated or any(value is None for value in values):
             return None
         if entry.kind == "string":
             return f"{doc.start_tag(entry.node)}{values[0]}</string>"
