@@ -164,6 +164,25 @@ def test_a_real_file_round_trips_byte_for_byte(name: str) -> None:
     assert ANDROID.render(catalog, "fr", catalog, {}) == data
 
 
+@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(REAL), st.sampled_from(["ru", "ar", "fr"]), st.data())
+def test_random_translations_of_a_real_file_read_back_exactly(
+    name: str, lang: str, data: st.DataObject
+) -> None:
+    source = real(name)
+    messages = ANDROID.messages(source, lang, None)
+    chosen = data.draw(st.lists(st.sampled_from(messages), unique_by=lambda m: m.id, max_size=10))
+    tags = {m.id: "".join(p for p in m.placeholders if p.startswith("<")) for m in chosen}
+    wanted = {m.id: Target(data.draw(TRANSLATION) + tags[m.id]) for m in chosen}
+    existing = parse(ANDROID.render(source, lang, None, {m.id: Target(m.text) for m in messages}))
+    again = by_id(
+        ANDROID.messages(source, lang, parse(ANDROID.render(source, lang, existing, wanted)))
+    )
+    assert {m.id: m.existing for m in again.values()} == {
+        m.id: wanted.get(m.id, Target(m.text)).text for m in messages
+    }
+
+
 def test_texts_contexts_and_ids_of_a_real_file() -> None:
     messages = by_id(ANDROID.messages(real("aosp-calendar"), "de", None))
     assert messages["app_label"].context == {

@@ -183,6 +183,26 @@ def test_translating_one_unit_of_a_real_file_changes_only_that_unit(name: str) -
     assert bare(catalog.doc.text[old.end :]) == bare(target.doc.text[new.end :])
 
 
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(ACCEPTED), st.data())
+def test_random_translations_of_a_real_file_read_back_exactly(
+    name: str, data: st.DataObject
+) -> None:
+    source = real(name)
+    messages = XLIFF.messages(source, "ja", None)
+    chosen = data.draw(st.lists(st.sampled_from(messages), unique_by=lambda m: m.id, max_size=8))
+    wanted = {
+        m.id: Target(
+            "J" + data.draw(TEXT) + "".join(m.placeholders), review=data.draw(st.booleans())
+        )
+        for m in chosen
+    }
+    target = parse(XLIFF.render(source, "ja", None, wanted))
+    again = by_id(XLIFF.messages(source, "ja", target))
+    assert {k: again[k].existing for k in wanted} == {k: t.text for k, t in wanted.items()}
+    assert all(m.existing is None for k, m in again.items() if k not in wanted)
+
+
 def test_notes_and_resname_travel_as_context_and_ids_carry_the_file_when_several() -> None:
     messages = by_id(XLIFF.messages(real("locize-example-note12.xliff"), "fr", None))
     assert messages["namespace1/key2"].context == {
