@@ -67,6 +67,9 @@ SUBPACKAGES = {
         "xmltext",
         "xliff",
         "xliffdoc",
+        "android",
+        "androiddoc",
+        "androidtext",
     },
 }
 

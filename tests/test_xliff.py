@@ -42,11 +42,11 @@ def by_id(messages: list[Message]) -> dict[str, Message]:
 
 # -- generated catalogs --------------------------------------------------------------------------
 
-TEXT = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn"))
-    | st.sampled_from("\n\t&<>'\""),
-    max_size=12,
-)
+TEXT = st.lists(
+    st.sampled_from(["\n", "\t", " ", "&", "<", ">", "'", '"', "]]>", "&amp;"])
+    | st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn")), max_size=3),
+    max_size=6,
+).map("".join)
 
 
 @st.composite
@@ -181,6 +181,26 @@ def test_translating_one_unit_of_a_real_file_changes_only_that_unit(name: str) -
 
     assert bare(catalog.doc.text[: old.start]) == bare(target.doc.text[: new.start])
     assert bare(catalog.doc.text[old.end :]) == bare(target.doc.text[new.end :])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(ACCEPTED), st.data())
+def test_random_translations_of_a_real_file_read_back_exactly(
+    name: str, data: st.DataObject
+) -> None:
+    source = real(name)
+    messages = XLIFF.messages(source, "ja", None)
+    chosen = data.draw(st.lists(st.sampled_from(messages), unique_by=lambda m: m.id, max_size=8))
+    wanted = {
+        m.id: Target(
+            "J" + data.draw(TEXT) + "".join(m.placeholders), review=data.draw(st.booleans())
+        )
+        for m in chosen
+    }
+    target = parse(XLIFF.render(source, "ja", None, wanted))
+    again = by_id(XLIFF.messages(source, "ja", target))
+    assert {k: again[k].existing for k in wanted} == {k: t.text for k, t in wanted.items()}
+    assert all(m.existing is None for k, m in again.items() if k not in wanted)
 
 
 def test_notes_and_resname_travel_as_context_and_ids_carry_the_file_when_several() -> None:
@@ -365,6 +385,19 @@ def test_a_bad_catalog_names_its_line(doc: str, line: int, words: str) -> None:
     assert raised.value.line == line and words in str(raised.value)
     assert str(raised.value).startswith(f"bad.xlf:{line}: ")
     assert "\n" not in str(raised.value)
+
+
+def test_an_external_entity_is_never_resolved(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    doctype = f'<!DOCTYPE xliff [<!ENTITY leak SYSTEM "{secret.as_uri()}">]>\n'
+    data = (
+        v12('<trans-unit id="a"><source>x &leak; y</source></trans-unit>', head=doctype)
+        + "</xliff>"
+    )
+    catalog = parse(data)
+    assert XLIFF.serialize(catalog) == data.encode()
+    assert "top secret" not in XLIFF.messages(catalog, "de", None)[0].text
 
 
 def test_a_real_master_with_a_unit_without_an_id_is_refused_at_its_line() -> None:

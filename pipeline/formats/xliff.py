@@ -162,48 +162,47 @@ class _Walk:
         name = "<trans-unit>" if self.major == 1 else "<unit>"
         unit_id = unit.get("id")
         if not unit_id:
-            raise CatalogError(
-                self.path, unit.line, f"{name} without an id; give every unit a unique id"
-            )
+            what = f"{name} without an id; give every unit a unique id"
+            raise CatalogError(self.path, unit.line, what)
+        holders = [unit] if self.major == 1 else list(unit.kids("segment"))
+        if not holders:
+            what = f"{name} {unit_id!r} has no <segment>; add one"
+            raise CatalogError(self.path, unit.line, what)
         notes_holder = unit if self.major == 1 else unit.first("notes")
-        notes = (
-            [_note(self.doc, note) for note in notes_holder.kids("note")] if notes_holder else []
-        )
+        notes = [_note(self.doc, n) for n in notes_holder.kids("note")] if notes_holder else []
         context = {"key": unit.get("resname") or unit_id}
         if notes:
             context["note"] = "\n".join(notes)
-        holders = [unit] if self.major == 1 else list(unit.kids("segment"))
-        if not holders:
-            raise CatalogError(
-                self.path, unit.line, f"{name} {unit_id!r} has no <segment>; add one"
-            )
         key = self.prefix + unit_id
         for number, holder in enumerate(holders, 1):
-            source = holder.first("source")
-            if source is None:
-                raise CatalogError(
-                    self.path, holder.line, f"{name} {unit_id!r} has no <source>; add one"
-                )
-            target = holder.first("target")
-            text, tags = _content(self.doc, source)
-            state_node = target if self.major == 1 else holder
             segment_key = key if len(holders) == 1 else f"{key}/{holder.get('id') or number}"
-            segment = Segment(
-                key=segment_key,
-                unit_key=key,
-                unit=unit,
-                holder=holder,
-                source=source,
-                target=target,
-                text=text,
-                placeholders=tags,
-                target_text=_content(self.doc, target)[0] if target is not None else None,
-                state=state_node.get("state") if state_node is not None else None,
-                substate=holder.get("subState"),
-                translate=translate,
-                context=context,
-            )
-            self.out.append(segment)
+            self.out.append(self.segment(unit, holder, segment_key, translate, context))
+
+    def segment(
+        self, unit: Node, holder: Node, key: str, translate: bool, context: dict[str, str]
+    ) -> Segment:
+        source = holder.first("source")
+        if source is None:
+            what = f"unit {unit.get('id')!r} has no <source>; add one"
+            raise CatalogError(self.path, holder.line, what)
+        target = holder.first("target")
+        text, tags = _content(self.doc, source)
+        state_node = target if self.major == 1 else holder
+        return Segment(
+            key=key,
+            unit_key=self.prefix + (unit.get("id") or ""),
+            unit=unit,
+            holder=holder,
+            source=source,
+            target=target,
+            text=text,
+            placeholders=tags,
+            target_text=_content(self.doc, target)[0] if target is not None else None,
+            state=state_node.get("state") if state_node is not None else None,
+            substate=holder.get("subState"),
+            translate=translate,
+            context=context,
+        )
 
 
 def _content(doc: Document, node: Node) -> tuple[str, tuple[str, ...]]:

@@ -100,7 +100,7 @@ class Writer:
         else:
             edits, state = [], "needs-review-translation" if review else "translated"
         if old.target is None:
-            indent = _indent(self.doc, old.source)
+            indent = self.doc.space_before(old.source)
             attrs = f' state="{state}"' if state else ""
             return [
                 *edits,
@@ -133,7 +133,7 @@ class Writer:
     def _drop(self, old: Segment) -> Edits:
         """A target of another language, in a source used as the base: removed."""
         assert old.target is not None
-        indent = _indent(self.doc, old.target)
+        indent = self.doc.space_before(old.target)
         edits = [(old.target.start - len(indent), old.target.end, "")]
         if self.base.version == 2:
             tag = set_attr(
@@ -158,7 +158,7 @@ class Writer:
                 e for s in segments for e in source_writer.segment(s, translations.get(s.key))
             ]
             raw = splice(self.source.doc.text, unit_edits, unit.start, unit.end)
-            indent = _indent(self.source.doc, unit) or self.doc.newline
+            indent = self.source.doc.space_before(unit) or self.doc.newline
             edits.append((at, at, raw + indent if before else indent + raw))
         return edits
 
@@ -168,11 +168,3 @@ def _units(segments: tuple[Segment, ...]) -> Iterator[tuple[str, list[Segment]]]
     for segment in segments:
         groups.setdefault(segment.unit_key, []).append(segment)
     return iter(groups.items())
-
-
-def _indent(doc: Document, node: Node) -> str:
-    """The white space just before ``node`` (empty if text or a tag precedes it there)."""
-    start = node.start
-    while start > 0 and doc.text[start - 1] in " \t\r\n":
-        start -= 1
-    return doc.text[start : node.start]

@@ -90,6 +90,13 @@ class Document:
     def start_tag(self, node: Node) -> str:
         return self.text[node.start : node.open_end]
 
+    def space_before(self, node: Node) -> str:
+        """The white space just before ``node`` (empty if text or a tag precedes it)."""
+        start = node.start
+        while start > 0 and self.text[start - 1] in " \t\r\n":
+            start -= 1
+        return self.text[start : node.start]
+
     def namespaces(self) -> str:
         """The root's ``xmlns`` declarations, to parse a fragment of this document."""
         declared = re.findall(
