@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .androiddoc import AndroidCatalog, Entry, Item, Writer, forms
 from .androidtext import decode
-from .catalog import Catalog, CatalogError, CatalogFormat, Message, Target
+from .catalog import Catalog, CatalogError, CatalogFormat, Message, Target, narrow
 from .xmltext import Document, Node, load, pieces, splice
 
 __all__ = ["AndroidCatalog", "AndroidFormat"]
@@ -69,12 +69,15 @@ class AndroidFormat:
         return AndroidCatalog(path, doc, tuple(entries))
 
     def serialize(self, catalog: Catalog) -> bytes:
-        return _mine(catalog).doc.data
+        return narrow(catalog, AndroidCatalog).doc.data
 
     def messages(
         self, source: Catalog, lang: str, existing: Catalog | None, *, overwrite: bool = False
     ) -> list[Message]:
-        src, old = _mine(source), _mine(existing) if existing is not None else None
+        src, old = (
+            narrow(source, AndroidCatalog),
+            narrow(existing, AndroidCatalog) if existing is not None else None,
+        )
         out = []
         wanted = [(e, *form) for e in src.entries if e.translatable for form in forms(e, lang)]
         for entry, key, item, quantity in wanted:
@@ -105,10 +108,10 @@ class AndroidFormat:
         existing: Catalog | None,
         translations: Mapping[str, Target],
     ) -> bytes:
-        src = _mine(source)
+        src = narrow(source, AndroidCatalog)
         if existing is not None and not translations:
-            return _mine(existing).doc.data
-        base = _mine(existing) if existing is not None else _skeleton(self, src)
+            return narrow(existing, AndroidCatalog).doc.data
+        base = narrow(existing, AndroidCatalog) if existing is not None else _skeleton(self, src)
         writer = Writer(src, base, lang, translations)
         edits = [
             edit for entry in src.entries if entry.translatable for edit in writer.entry(entry)
@@ -212,12 +215,6 @@ def _skeleton(fmt: AndroidFormat, src: AndroidCatalog) -> AndroidCatalog:
         return fmt.parse(doc.data, src.path)
     text = doc.text[: root.open_end] + doc.newline + doc.text[root.close_start :]
     return fmt.parse(doc.encode(text), src.path)
-
-
-def _mine(catalog: Catalog) -> AndroidCatalog:
-    if not isinstance(catalog, AndroidCatalog):
-        raise TypeError(f"not an Android catalog: {type(catalog).__name__}")
-    return catalog
 
 
 FORMAT: CatalogFormat = AndroidFormat()

@@ -37,7 +37,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..errors import InputError
 
@@ -47,6 +47,7 @@ __all__ = [
     "CatalogFormat",
     "Message",
     "Target",
+    "narrow",
     "plural_categories",
 ]
 
@@ -134,3 +135,13 @@ def plural_categories(lang: str) -> tuple[str, ...]:
     order = ("zero", "one", "two", "few", "many", "other")
     tags = Locale.parse(lang.replace("-", "_")).plural_form.tags | {"other"}
     return tuple(tag for tag in order if tag in tags)
+
+
+_C = TypeVar("_C")
+
+
+def narrow(catalog: Catalog, kind: type[_C]) -> _C:
+    """``catalog`` as its format's own type: a format handed another's catalog is a bug."""
+    if not isinstance(catalog, kind):
+        raise TypeError(f"not a {kind.__name__}: {type(catalog).__name__}")
+    return catalog

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 
-from .catalog import Catalog
+from .catalog import Catalog, narrow
 from .po_file import PoCatalog, parse_po, serialize_po
 
 __all__ = ["FORMAT", "PoFormat"]
@@ -33,7 +33,7 @@ class PoFormat:
         return parse_po(data, path)
 
     def serialize(self, catalog: Catalog) -> bytes:
-        return serialize_po(_po(catalog))
+        return serialize_po(narrow(catalog, PoCatalog))
 
     def target_path(self, source_path: Path, lang: str) -> Path:
         """``locale/de.po`` beside the source, or ``locale/de/LC_MESSAGES/NAME.po`` when the
@@ -43,12 +43,6 @@ class PoFormat:
             root = source_path.parent.parent.parent
             return root / name / "LC_MESSAGES" / f"{source_path.stem}.po"
         return source_path.parent / f"{name}.po"
-
-
-def _po(catalog: Catalog) -> PoCatalog:
-    if not isinstance(catalog, PoCatalog):
-        raise TypeError(f"not a gettext catalog: {catalog!r}")
-    return catalog
 
 
 FORMAT = PoFormat()

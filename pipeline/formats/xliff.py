@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import Catalog, CatalogError, CatalogFormat, Message, Target
+from .catalog import Catalog, CatalogError, CatalogFormat, Message, Target, narrow
 from .xliffdoc import Segment, Writer, XliffCatalog
 from .xmltext import Document, Node, load, pieces, splice
 
@@ -81,13 +81,13 @@ class XliffFormat:
         return XliffCatalog(path, doc, major, tuple(segments), target)
 
     def serialize(self, catalog: Catalog) -> bytes:
-        return _mine(catalog).doc.data
+        return narrow(catalog, XliffCatalog).doc.data
 
     def messages(
         self, source: Catalog, lang: str, existing: Catalog | None, *, overwrite: bool = False
     ) -> list[Message]:
-        src = _mine(source)
-        own = _own(src, lang, _mine(existing) if existing is not None else None)
+        src = narrow(source, XliffCatalog)
+        own = _own(src, lang, narrow(existing, XliffCatalog) if existing is not None else None)
         index = {s.key: s for s in own.segments} if own else {}
         out = []
         for segment in src.segments:
@@ -119,10 +119,10 @@ class XliffFormat:
         existing: Catalog | None,
         translations: Mapping[str, Target],
     ) -> bytes:
-        src = _mine(source)
+        src = narrow(source, XliffCatalog)
         if existing is not None and not translations:
-            return _mine(existing).doc.data
-        own = _own(src, lang, _mine(existing) if existing is not None else None)
+            return narrow(existing, XliffCatalog).doc.data
+        own = _own(src, lang, narrow(existing, XliffCatalog) if existing is not None else None)
         base = own or src
         writer = Writer(src, base, lang, foreign=own is None)
         edits = writer.language()
@@ -214,12 +214,6 @@ def _note(doc: Document, note: Node) -> str:
     text = "".join(text for kind, text in pieces(doc, note) if kind != "tag").strip()
     label = note.get("from") or note.get("category")
     return f"{label}: {text}" if label else text
-
-
-def _mine(catalog: Catalog) -> XliffCatalog:
-    if not isinstance(catalog, XliffCatalog):
-        raise TypeError(f"not an XLIFF catalog: {type(catalog).__name__}")
-    return catalog
 
 
 def _own(source: XliffCatalog, lang: str, existing: XliffCatalog | None) -> XliffCatalog | None:
