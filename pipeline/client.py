@@ -281,7 +281,8 @@ class Client:
         return completion
 
     def _unreachable_wait(self, exc: RequestError) -> float | None:
-        """Before any success, retry a refused connection no later than the deadline."""
+        """Before any success, how long a connection error may still be retried (None: no
+        deadline applies); 0 once it has passed."""
         if self._succeeded or exc.reason != "connection" or self._first_attempt is None:
             return None
         left = self._first_attempt + self._unreachable_after - time.monotonic()
@@ -292,9 +293,7 @@ class Client:
 
         After a first success a lost connection is retried as before (a blip).
         """
-        if self._succeeded or exc.reason != "connection" or self._first_attempt is None:
-            return
-        if time.monotonic() - self._first_attempt < self._unreachable_after:
+        if self._unreachable_wait(exc) != 0.0:
             return
         raise ProviderConfigError(
             self.clean(f"cannot reach {self._host}: {_cause(exc.__cause__)}; check --base-url")
