@@ -12,6 +12,7 @@ Apostrophes quote as ICU says: ``'{'`` is a literal brace, ``''`` an apostrophe.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = ["IcuPlural", "arguments", "assemble", "check", "is_icu", "placeholders", "plural"]
@@ -106,28 +107,35 @@ def _quoted(text: str, index: int) -> bool:
     return quoted
 
 
-def plural(text: str) -> IcuPlural | None:
-    """``text``'s single top-level plural, or None (none, several, or a richer form)."""
-    check(text)
-    found: list[tuple[int, int]] = []
+_PLURAL_HEAD = re.compile(r"\{\s*([\w.]+)\s*,\s*plural\s*,")
+
+
+def _groups(text: str) -> Iterator[tuple[int, int]]:
+    """The ``(start, end)`` of each top-level ``{...}`` of ``text`` not inside a quote."""
     pos = 0
     while (start := text.find("{", pos)) >= 0:
         if _quoted(text, start):
             pos = start + 1
             continue
-        end = _close(text, start)
-        if re.match(r"\{\s*[\w.]+\s*,\s*plural\s*,", text[start:end]):
-            found.append((start, end))
-        pos = end
+        pos = _close(text, start)
+        yield start, pos
+
+
+def plural(text: str) -> IcuPlural | None:
+    """``text``'s single top-level plural, or None (none, several, or a richer form)."""
+    check(text)
+    found = [
+        (head, end)
+        for start, end in _groups(text)
+        if (head := _PLURAL_HEAD.match(text, start, end)) is not None
+    ]
     if len(found) != 1:
         return None
-    start, end = found[0]
-    head = re.match(r"\{\s*([\w.]+)\s*,\s*plural\s*,", text[start:end])
-    assert head is not None
-    branches = _branches(text[start + head.end() : end - 1])
+    head, end = found[0]
+    branches = _branches(text[head.end() : end - 1])
     if branches is None:
         return None
-    return IcuPlural(text[:start], head.group(1), branches, text[end:])
+    return IcuPlural(text[: head.start()], head.group(1), branches, text[end:])
 
 
 _ARG = re.compile(r"\s*([\w.]+)\s*(?:,\s*(\w+)\s*(?:,(.*))?)?$", re.DOTALL)
@@ -137,12 +145,7 @@ def arguments(text: str) -> set[str]:
     """The argument names ``text`` uses, branches of plurals and selects included."""
     check(text)
     names: set[str] = set()
-    pos = 0
-    while (start := text.find("{", pos)) >= 0:
-        if _quoted(text, start):
-            pos = start + 1
-            continue
-        end = _close(text, start)
+    for start, end in _groups(text):
         found = _ARG.match(text, start + 1, end - 1)
         if found:
             names.add(found.group(1))
@@ -150,7 +153,6 @@ def arguments(text: str) -> set[str]:
                 body = re.sub(r"^\s*offset\s*:\s*\d+", "", found.group(3) or "")
                 for _, branch in _branches(body) or ():
                     names |= arguments(branch)
-        pos = end
     return names
 
 
