@@ -11,17 +11,15 @@ how into the report, records the glossary entries applied, and writes
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import polars as pl
 
 from .cells import CellPlan, TermsFor
 from .checkpoint import Checkpoint
 from .config import Job
+from .formats import Table, TableWriter, write_frame
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
-from .reader import Table
 from .report import Report
-from .writer import TableWriter, write_frame
 
 __all__ = ["BLOCK_ROWS", "write_outputs"]
 
@@ -150,6 +148,4 @@ def _long(
         parts.append(added.with_columns(pl.lit(lang).alias("mt_lang")))
     order = [j * rows + i for i in range(rows) for j in range(len(langs))]
     added = pl.concat(parts)[order]
-    repeat = [i for i in range(rows) for _ in langs]
-    raw = table.raw_lines[repeat] if table.raw_lines is not None else None
-    return replace(table, frame=table.frame[repeat], raw_lines=raw), added
+    return table.take([i for i in range(rows) for _ in langs]), added

@@ -1,4 +1,4 @@
-"""Tests for pipeline.writer: formats, exact pass-through, formula escaping, atomicity."""
+"""Writing tables (pipeline.formats): formats, exact pass-through, formulas, atomicity."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from pipeline.errors import OutputError, PipelineError, UsageError
+from pipeline.formats import Table, TableWriter, read_table, write_table
 from pipeline.options import output_path_for
-from pipeline.reader import Table, read_table
-from pipeline.writer import TableWriter, write_table
 
 NONE = pl.DataFrame()
 HOSTILE = [
