@@ -91,7 +91,7 @@ OPTIONS: tuple[Option, ...] = (
     _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
     _P("api_key_file", "path", "read the API key from this file (default: $ROUTESCOPE_API_KEY)"),
     _P("sim", "bool", "use the built-in offline simulator", False),
-    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl", flag="--format"),
+    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl, xlsx", flag="--format"),
     _P("output_format", "str", "output format (default: from the output extension)"),
     _P("delimiter", "str", "CSV delimiter (default: detected)"),
     _P("encoding", "str", "input text encoding, e.g. latin-1 (default utf-8)"),

@@ -56,6 +56,7 @@ SUBPACKAGES = {
         "csv",
         "parquet",
         "jsonl",
+        "xlsx",
         "counts",
         "icu",
         "jsontext",

@@ -53,8 +53,8 @@ def test_detect_format_from_extension(name: str, fmt: str) -> None:
 
 
 def test_detect_format_unknown_extension_suggests_format_option() -> None:
-    with pytest.raises(UsageError, match=r"data\.xlsx: .*'\.xlsx'.*--format"):
-        detect_format(Path("data.xlsx"))
+    with pytest.raises(UsageError, match=r"data\.docx: .*'\.docx' \(known: \.csv, .*--format"):
+        detect_format(Path("data.docx"))
 
 
 def test_detect_format_json_only_when_explicit() -> None:
@@ -65,7 +65,7 @@ def test_detect_format_json_only_when_explicit() -> None:
 
 def test_detect_format_explicit_wins_and_unknown_is_refused() -> None:
     assert detect_format(Path("data.txt"), "TSV") == "tsv"
-    assert set(FORMATS) == {"csv", "tsv", "parquet", "jsonl"}
+    assert set(FORMATS) == {"csv", "tsv", "parquet", "jsonl", "xlsx"}
     with pytest.raises(UsageError, match="unknown format 'xls'"):
         detect_format(Path("data.csv"), "xls")
 

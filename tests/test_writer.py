@@ -84,7 +84,7 @@ def test_added_height_must_match(tmp_path: Path) -> None:
 def test_unknown_output_extension_is_a_usage_error(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "a.csv", "text\na\n"))
     with pytest.raises(UsageError, match="--format"):
-        write_table(table, NONE, tmp_path / "out.xlsx")
+        write_table(table, NONE, tmp_path / "out.docx")
 
 
 # -- atomic writes -----------------------------------------------------------

@@ -61,6 +61,7 @@ for _fmt in (
     Format("tsv", "csv", (".tsv", ".tab"), ("tab",)),
     Format("parquet", "parquet", (".parquet", ".pq"), ("pq",)),
     Format("jsonl", "jsonl", (".jsonl", ".ndjson"), ("ndjson", "json")),
+    Format("xlsx", "xlsx", (".xlsx",), ("excel",)),
 ):
     register(_fmt)
 
