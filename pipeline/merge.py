@@ -64,10 +64,15 @@ def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:
 
 
 def _translation(frame: pl.DataFrame, source: pl.Series) -> pl.Series:
+    """The translation of a done cell; "" for an empty source; null otherwise.
+
+    A whitespace-only source is not sent, and its translated cell stays empty
+    (null): copied whitespace would be formula-escaped into ``'\t`` in CSV.
+    """
     done = frame["status"] == "done"
-    blank = frame["key"].is_null()
+    empty = frame["key"].is_null() & (source == "")
     return frame.select(
-        pl.when(blank).then(source).when(done).then(pl.col("translation")).otherwise(None)
+        pl.when(empty).then(pl.lit("")).when(done).then(pl.col("translation")).otherwise(None)
     ).to_series()
 
 

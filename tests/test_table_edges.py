@@ -1,0 +1,59 @@
+"""Input and output edges of tables, end to end: the mtpipe command against the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.conftest import Sim, mtpipe
+
+
+def translate(sim: Sim, src: Path, *args: str | Path) -> Any:
+    run = mtpipe("translate", src, "--to", "de", "--base-url", sim.base_url, *args)
+    return run
+
+
+# -- whitespace-only cells ------------------------------------------------------
+
+BLANKS = ["\t", "   ", "\n", " \t\n "]
+
+
+def test_whitespace_only_cells_leave_the_csv_column_empty_and_unescaped(
+    sim: Sim, tmp_path: Path
+) -> None:
+    src = tmp_path / "in.csv"
+    body = "".join(f'{i},"{text}"\n' for i, text in enumerate(["Hello", *BLANKS]))
+    src.write_text("id,text\n" + body, encoding="utf-8")
+    sim.reset()
+    run = translate(sim, src)
+    assert run.code == 0, run.stderr
+    assert sim.stats()["requests"] == 1  # only "Hello" is sent
+    written = (tmp_path / "in.translated.csv").read_text(encoding="utf-8")
+    assert "'" not in written  # formula escaping never touched a blank cell
+    out = pl.read_csv(tmp_path / "in.translated.csv", infer_schema=False)
+    assert out["text"].to_list() == ["Hello", *BLANKS]  # the input column unchanged
+    assert out["text_de"][0]
+    assert out["text_de"].to_list()[1:] == [None] * len(BLANKS)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_whitespace_only_cells_leave_the_translated_value_null(
+    sim: Sim, tmp_path: Path, fmt: str
+) -> None:
+    frame = pl.DataFrame({"id": list(range(1 + len(BLANKS))), "text": ["Hello", *BLANKS]})
+    src = tmp_path / f"in.{fmt}"
+    frame.write_parquet(src) if fmt == "parquet" else frame.write_ndjson(src)
+    run = translate(sim, src)
+    assert run.code == 0, run.stderr
+    out_path = tmp_path / f"in.translated.{fmt}"
+    if fmt == "parquet":
+        out = pl.read_parquet(out_path)
+    else:
+        out = pl.DataFrame([json.loads(line) for line in out_path.read_text().splitlines()])
+    assert out["text"].to_list() == ["Hello", *BLANKS]
+    assert out["text_de"][0]
+    assert out["text_de"].to_list()[1:] == [None] * len(BLANKS)
