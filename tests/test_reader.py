@@ -150,6 +150,17 @@ def test_csv_empty_field_reads_as_null_and_quoted_empty_as_empty(tmp_path: Path)
     ]
 
 
+def test_csv_blank_lines_are_not_records_but_empty_fields_are(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path / "a.csv", 'id,text\n\n1,a\n,\n\r\n2,"\n\nb"\n\n'))
+    assert cells(table) == [
+        {"id": "1", "text": "a"},
+        {"id": None, "text": None},  # "," is a record of two empty fields
+        {"id": "2", "text": "\n\nb"},
+    ]
+    one = read_table(write(tmp_path / "one.csv", "text\na\n\nb\n"))
+    assert one.texts("text").to_list() == ["a", None, "b"]  # one column: an empty cell
+
+
 def test_csv_header_names_with_doubled_quotes_are_unescaped(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "a.csv", '"say ""hi""","a\nb",text\n1,2,3\n'))
     assert table.frame.columns == ['say "hi"', "a\nb", "text"]

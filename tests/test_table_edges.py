@@ -57,3 +57,25 @@ def test_whitespace_only_cells_leave_the_translated_value_null(
     assert out["text"].to_list() == ["Hello", *BLANKS]
     assert out["text_de"][0]
     assert out["text_de"].to_list()[1:] == [None] * len(BLANKS)
+
+
+# -- blank physical lines -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "sep", "newline"), [("csv", ",", "\n"), ("tsv", "\t", "\r\n")])
+def test_a_blank_line_is_not_a_record(
+    sim: Sim, tmp_path: Path, fmt: str, sep: str, newline: str
+) -> None:
+    records = [f"{i}{sep}Sentence number {i}" for i in range(20)]
+    records[3] = f'3{sep}"two\n\nparagraphs"'  # a blank line inside quotes is data
+    lines = [f"id{sep}text", *records[:5], "", *records[5:12], "", "", *records[12:], ""]
+    src = tmp_path / f"in.{fmt}"
+    src.write_text(newline.join(lines) + newline, encoding="utf-8")
+    run = translate(sim, src, "--report", tmp_path / "report.json")
+    assert run.code == 0, run.stderr
+    out = pl.read_csv(tmp_path / f"in.translated.{fmt}", separator=sep, infer_schema=False)
+    assert out.height == 20  # 20 records in, 20 out
+    assert out["id"].to_list() == [str(i) for i in range(20)]
+    assert out["text"][3] == "two\n\nparagraphs"
+    assert out["text_de"].null_count() == 0
+    assert json.loads((tmp_path / "report.json").read_text())["rows"] == 20

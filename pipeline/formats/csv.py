@@ -150,6 +150,7 @@ def _read_delimited(
         return pl.DataFrame(), sep
     except pl.exceptions.PolarsError as exc:
         raise _csv_error(path, fmt, sep, codec, exc) from exc
+    frame = _without_blank_lines(frame, source, sep, quote)
     return _fix_header(frame, sample, sep, quote), sep
 
 
@@ -171,6 +172,37 @@ def _parse_delimited(source: Path | bytes, sep: str) -> tuple[pl.DataFrame, str 
         raise
     except pl.exceptions.PolarsError:
         return read(quote_char=None), None
+
+
+def _without_blank_lines(
+    frame: pl.DataFrame, source: Path | bytes, sep: str, quote: str | None
+) -> pl.DataFrame:
+    """A blank physical line is not a record (``csv.DictReader`` and pandas skip it too);
+    polars reads it as a row of nulls.  Only rows of nulls are looked at twice.  In a
+    one-column table a blank line is an empty cell: the only way to write one unquoted."""
+    if frame.width < 2 or frame.height == 0:
+        return frame
+    nulls = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    if not nulls.any():
+        return frame
+    blank = _blank_records(source, sep, quote)
+    if len(blank) != frame.height:  # the two readers disagree on records: keep every row
+        return frame
+    return frame.filter(~(nulls & pl.Series(blank, dtype=pl.Boolean)))
+
+
+def _blank_records(source: Path | bytes, sep: str, quote: str | None) -> list[bool]:
+    """Per record after the header, True if it is a blank line, as the csv module reads it."""
+    if isinstance(source, Path):
+        text = io.StringIO(source.read_text(encoding="utf-8-sig"), newline="")
+    else:
+        text = io.StringIO(source.decode("utf-8-sig"), newline="")
+    if quote:
+        reader = csv.reader(text, delimiter=sep)
+    else:
+        reader = csv.reader(text, delimiter=sep, quoting=csv.QUOTE_NONE)
+    next(reader, None)
+    return [not record for record in reader]
 
 
 def _delimiter(delimiter: str | None, fmt: str, sample: str) -> str:
