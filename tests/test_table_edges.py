@@ -79,3 +79,43 @@ def test_a_blank_line_is_not_a_record(
     assert out["text"][3] == "two\n\nparagraphs"
     assert out["text_de"].null_count() == 0
     assert json.loads((tmp_path / "report.json").read_text())["rows"] == 20
+
+
+# -- empty files ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.tsv", "e.jsonl", "e.parquet", "e.xlsx"])
+def test_an_empty_file_is_refused_and_a_header_only_table_is_not(
+    sim: Sim, tmp_path: Path, name: str
+) -> None:
+    empty = tmp_path / name
+    empty.write_bytes(b"")
+    sim.reset()
+    for command in ("translate", "estimate"):
+        run = mtpipe(command, empty, "--to", "de", "--base-url", sim.base_url)
+        assert run.code == 2, run.stderr
+        assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+        assert f"{empty}: file is empty" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing written
+    assert sim.stats()["requests"] == 0
+    header = tmp_path / "h.csv"
+    header.write_text("id,text\n", encoding="utf-8")
+    run = translate(sim, header)
+    assert run.code == 0, run.stderr
+    assert (tmp_path / "h.translated.csv").read_text().startswith("id,text,text_de")
+
+
+# -- ragged rows ------------------------------------------------------------------
+
+
+def test_a_row_with_too_many_fields_names_its_line_and_counts(sim: Sim, tmp_path: Path) -> None:
+    src = tmp_path / "input.csv"
+    rows = ["id,text,note,tag", '1,"two\nlines",a,b', "2,b,c,d", "", "3,c,d,e", "4,x,5,000,f"]
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = translate(sim, src)
+    assert run.code == 2
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().endswith(
+        f"{src}: line 7 has 5 fields, the header has 4; "
+        "fix the row or quote the field that holds the delimiter ','"
+    )

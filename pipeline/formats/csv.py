@@ -149,7 +149,7 @@ def _read_delimited(
     except pl.exceptions.NoDataError:
         return pl.DataFrame(), sep
     except pl.exceptions.PolarsError as exc:
-        raise _csv_error(path, fmt, sep, codec, exc) from exc
+        raise _csv_error(path, source, fmt, sep, codec, exc) from exc
     frame = _without_blank_lines(frame, source, sep, quote)
     return _fix_header(frame, sample, sep, quote), sep
 
@@ -193,10 +193,7 @@ def _without_blank_lines(
 
 def _blank_records(source: Path | bytes, sep: str, quote: str | None) -> list[bool]:
     """Per record after the header, True if it is a blank line, as the csv module reads it."""
-    if isinstance(source, Path):
-        text = io.StringIO(source.read_text(encoding="utf-8-sig"), newline="")
-    else:
-        text = io.StringIO(source.decode("utf-8-sig"), newline="")
+    text = _text(source)
     if quote:
         reader = csv.reader(text, delimiter=sep)
     else:
@@ -252,12 +249,43 @@ def _dedupe(names: list[str]) -> list[str]:
 
 
 def _csv_error(
-    path: Path, fmt: str, sep: str, codec: str | None, exc: pl.exceptions.PolarsError
+    path: Path,
+    source: Path | bytes,
+    fmt: str,
+    sep: str,
+    codec: str | None,
+    exc: pl.exceptions.PolarsError,
 ) -> InputError:
     if codec is None and (offset := utf8_error_offset(path)) is not None:
         return decode_error(path, None, offset)
     reason = str(exc).strip().splitlines()[0]
+    if "more fields" in reason and (ragged := _first_long_row(source, sep)) is not None:
+        line, fields, header = ragged
+        return InputError(
+            f"{path}: line {line} has {fields} fields, the header has {header}; "
+            f"fix the row or quote the field that holds the delimiter {sep!r}"
+        )
     return InputError(
         f"{path}: cannot read as {fmt} with delimiter {sep!r} ({reason}); "
         "check the quoting or pass --delimiter"
     )
+
+
+def _first_long_row(source: Path | bytes, sep: str) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first record longer than the header."""
+    text = _text(source)
+    reader = csv.reader(text, delimiter=sep)
+    header = len(next(reader, []))
+    line = reader.line_num + 1
+    for record in reader:
+        if len(record) > header:
+            return line, len(record), header
+        line = reader.line_num + 1
+    return None
+
+
+def _text(source: Path | bytes) -> io.StringIO:
+    """The whole input as text, for the csv module (read only to explain or fix a case)."""
+    if isinstance(source, Path):
+        return io.StringIO(source.read_text(encoding="utf-8-sig"), newline="")
+    return io.StringIO(source.decode("utf-8-sig"), newline="")

@@ -36,16 +36,20 @@ __all__ = [
 
 
 def check_readable(path: Path) -> None:
-    """A file that exists and can be read, or one InputError line."""
+    """A file that exists, can be read and is not empty (0 bytes), or one InputError line.
+
+    A header-only table is not empty: it reads as zero rows."""
     if path.is_dir():
         raise InputError(f"{path} is a directory, not a table; pass the path of a file")
     try:
         with path.open("rb") as fh:
-            fh.read(1)
+            first = fh.read(1)
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file; check the path") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror}); check its permissions") from exc
+    if not first:
+        raise InputError(f"{path}: file is empty (0 bytes); pass a table with a header row")
 
 
 def codec(encoding: str | None) -> str | None:
