@@ -119,3 +119,31 @@ def test_a_row_with_too_many_fields_names_its_line_and_counts(sim: Sim, tmp_path
         f"{src}: line 7 has 5 fields, the header has 4; "
         "fix the row or quote the field that holds the delimiter ','"
     )
+
+
+# -- nested JSON Lines --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["wide", "long"])
+def test_a_nested_column_is_written_inside_its_object(
+    sim: Sim, tmp_path: Path, layout: str
+) -> None:
+    rows: list[dict[str, Any]] = [
+        {"id": 1, "meta": {"body": "Hello", "n": 1}},
+        {"id": 2, "meta": {"body": "World", "deep": {"x": [1, 2]}}},
+        {"id": 3, "meta": {}},
+        {"id": 4},
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run = translate(sim, src, "--column", "meta.body", "--layout", layout)
+    assert run.code == 0, run.stderr
+    out = [json.loads(line) for line in (tmp_path / "in.translated.jsonl").read_text().splitlines()]
+    key = "body_de" if layout == "wide" else "body_translated"
+    assert all(f"meta.{key}" not in obj for obj in out)  # not a flat top-level key
+    assert out[0]["meta"][key] and out[0]["meta"]["body"] == "Hello" and out[0]["meta"]["n"] == 1
+    assert out[1]["meta"][key] and out[1]["meta"]["deep"] == {"x": [1, 2]}
+    assert out[2]["meta"] == {key: None}
+    assert "meta" not in out[3]  # no object is made up for a cell that has none
+    assert [obj["id"] for obj in out] == [1, 2, 3, 4]
+    assert all("mt_prompt_tokens" in obj for obj in out)  # row columns stay top level

@@ -188,7 +188,11 @@ class _Writer:
 
     def write(self, table: Table, added: pl.DataFrame) -> None:
         if isinstance(table.native, Lines):
-            lines = _json_lines(table.native.raw, added, table.frame.columns)
+            nested = _nested_targets(table, added.columns)
+            if nested:
+                lines = _nested_lines(table.native.raw, added, nested)
+            else:
+                lines = _json_lines(table.native.raw, added, table.frame.columns)
             pl.DataFrame({"line": lines}).write_csv(
                 self._file, include_header=False, quote_style="never"
             )
@@ -224,3 +228,49 @@ def _json_lines(raw: pl.Series, added: pl.DataFrame, keys: Sequence[str]) -> pl.
     empty = pl.col("body").str.strip_chars() == "{"
     sep = pl.when(empty).then(pl.lit("")).otherwise(pl.lit(","))
     return parts.select(pl.concat_str(pl.col("body"), sep, pl.col("extra"))).to_series()
+
+
+def _nested_targets(table: Table, added: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Added columns of a dotted-path column (``meta.body_de`` of ``meta.body``) -> where
+    they go inside the objects (``("meta", "body_de")``)."""
+    targets: dict[str, tuple[str, ...]] = {}
+    for column in table.columns:
+        if not table.nested(column):
+            continue
+        *parents, leaf = column.split(".")
+        for name in added:
+            if name.startswith(f"{column}_") and name not in table.frame.columns:
+                targets[name] = (*parents, leaf + name[len(column) :])
+    return targets
+
+
+def _nested_lines(
+    raw: pl.Series, added: pl.DataFrame, nested: dict[str, tuple[str, ...]]
+) -> pl.Series:
+    """Each line decoded, the added fields set where they belong, and encoded again."""
+    merged = []
+    for line, row in zip(raw, added.iter_rows(named=True), strict=True):
+        obj = json.loads(line)
+        for name, value in row.items():
+            if name in nested:
+                _set_at(obj, nested[name], value)
+            else:
+                obj[name] = value
+        merged.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+    return pl.Series("line", merged, dtype=pl.String)
+
+
+def _set_at(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """``obj[a][b]... = value``; objects on the way are made only for a value that is set."""
+    *parents, leaf = path
+    at = obj
+    for part in parents:
+        inner = at.get(part)
+        if inner is None and value is not None:
+            inner = at[part] = {}
+        if not isinstance(inner, dict):
+            if value is not None and inner is not None:  # not an object: kept, value flat
+                obj[".".join(path)] = value
+            return
+        at = inner
+    at[leaf] = value
