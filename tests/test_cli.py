@@ -85,7 +85,8 @@ def test_sim_flag_needs_no_key(ui_csv: Path, tmp_path: Path) -> None:
     run = mtpipe("translate", ui_csv, "--to", "fr", "--sim", "-o", out, env=env)
     assert run.code == 0, run.stderr
     frame = read_csv(out)
-    assert frame["text_fr"].null_count() == frame["text"].null_count() == 1  # the blank row
+    assert frame["text"].null_count() == 1  # the blank row
+    assert frame["text_fr"].null_count() == 2  # the blank row and the whitespace-only one
     assert "cells translated" in run.stderr.splitlines()[-1]
 
 
@@ -194,7 +195,7 @@ def test_template_with_row_context_and_options_style(
         sim.base_url,
     )
     assert run.code == 0, run.stderr
-    assert read_csv(out)["text_de"].null_count() == 1  # the blank row
+    assert read_csv(out)["text_de"].null_count() == 2  # the blank and whitespace-only rows
     opt = tmp_path / "o.csv"
     run = mtpipe(
         "translate",
@@ -312,7 +313,7 @@ def test_faults_are_retried_to_completion(
     assert run.code == 0, run.stderr
     frame = read_csv(tmp_path / "ui.translated.csv")
     assert frame["mt_error"].null_count() == frame.height  # none lost
-    assert frame["text_de"].null_count() == frame["text"].null_count()
+    assert frame["text_de"].null_count() == frame["text"].null_count() + 1  # + whitespace-only
     report = json.loads((tmp_path / "ui.translated.csv.report.json").read_text())
     stats = faulty.stats()
     faults = sum(stats["faults"].values())
