@@ -84,6 +84,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     _check_output_dir(job.output, job.output_format)
     table = _read(job)
+    report.rejected, report.rejected_lines = len(table.rejected), list(table.rejected)
     settings, context = _settings(job, table)
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)

@@ -147,3 +147,22 @@ def test_a_nested_column_is_written_inside_its_object(
     assert "meta" not in out[3]  # no object is made up for a cell that has none
     assert [obj["id"] for obj in out] == [1, 2, 3, 4]
     assert all("mt_prompt_tokens" in obj for obj in out)  # row columns stay top level
+
+
+# -- skipped lines ---------------------------------------------------------------
+
+
+def test_skipped_lines_are_counted_with_their_line_numbers(sim: Sim, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    lines = ['{"text": "Hello"}', '{"text": oops}', "", '{"text": "World"}', "[5]", '{"text": "x"}']
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = translate(sim, src, "--skip-bad-lines", "--report", tmp_path / "r.json")
+    assert run.code == 0, run.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["rejected"], report["rejected_lines"]) == (2, [2, 5])
+    assert report["rows"] == 3
+    assert "2 bad lines skipped (lines 2, 5)" in run.stderr.splitlines()[-1]
+    rejects = tmp_path / "in.translated.jsonl.rejects.jsonl"
+    assert rejects.read_text() == '{"text": oops}\n[5]\n'
+    clean = translate(sim, tmp_path / "in.translated.jsonl", "-o", tmp_path / "again.jsonl")
+    assert clean.code == 0 and "bad line" not in clean.stderr

@@ -53,8 +53,8 @@ class _Jsonl:
         check_readable(path)
         text = decode(path, path.read_bytes(), codec(options.encoding))
         rejects = options.rejects if options.skip_bad_lines else None
-        frame, raw = _read_lines(text, path, options.skip_bad_lines, rejects)
-        table = Table(path, self.name, frame, native=Lines(raw))
+        frame, raw, bad = _read_lines(text, path, options.skip_bad_lines, rejects)
+        table = Table(path, self.name, frame, native=Lines(raw), rejected=bad)
         return replace(table, columns=choose_columns(table, options.columns, "no JSON objects"))
 
     def open(self, tmp: Path, *, like: Table, options: WriteOptions) -> _Writer:
@@ -77,10 +77,12 @@ def sink(name: str) -> _Jsonl:
 
 def _read_lines(
     text: str, path: Path, skip_bad_lines: bool, rejects: Path | None
-) -> tuple[pl.DataFrame, pl.Series]:
-    """(a frame of the parsed objects, each good line verbatim) from ``path``'s ``text``."""
+) -> tuple[pl.DataFrame, pl.Series, tuple[int, ...]]:
+    """(a frame of the parsed objects, each good line verbatim, the line numbers of the
+    bad ones skipped) from ``path``'s ``text``."""
     good: list[str] = []
     bad: list[str] = []
+    numbers: list[int] = []
     kinds: dict[str, set[str]] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
@@ -91,11 +93,13 @@ def _read_lines(
             good.append(line)
         elif skip_bad_lines:
             bad.append(line)
+            numbers.append(number)
         else:
             raise InputError(f"{path}: line {number} {problem}; fix it or pass --skip-bad-lines")
     if rejects is not None:
         _write_rejects(rejects, bad)
-    return _frame(good, kinds), pl.Series("raw_lines", good, dtype=pl.String)
+    raw = pl.Series("raw_lines", good, dtype=pl.String)
+    return _frame(good, kinds), raw, tuple(numbers)
 
 
 def _parse_into(line: str, kinds: dict[str, set[str]]) -> str | None:

@@ -54,6 +54,7 @@ class Table:
     frame: pl.DataFrame
     columns: tuple[str, ...] = ()
     native: Native | None = None  # the format's own state: only its Sink reads it
+    rejected: tuple[int, ...] = ()  # line numbers of input records skipped as bad
 
     def slice(self, start: int, length: int) -> Table:
         """Rows ``start`` to ``start + length`` (zero-copy)."""
