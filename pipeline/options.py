@@ -158,6 +158,8 @@ OPTIONS: tuple[Option, ...] = (
         "write one line per failed cell (row, column, language, reason, "
         "attempts) to this CSV or JSONL file",
     ),
+    _P("id_columns", "list", "an id column of the input, repeatable: copied into the "
+       "--failed-out rows (default: the column named 'id', if any)", flag="--id-column"),
     _P(
         "log_format",
         "str",
@@ -315,6 +317,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         report=Path(given["report"] or output.with_name(output.name + ".report.json")),
         targets=targets,
         columns=tuple(given["columns"] or ()),
+        id_columns=tuple(given["id_columns"] or ()),
         model=given["model"],
         source_lang=_source(given["source_lang"]),
         style=given["style"],

@@ -55,7 +55,7 @@ def write_outputs(
             if results is None:
                 out.write(rows, pl.DataFrame())
                 continue
-            failed.append(_failed(cells, results, missing, start))
+            failed.append(_failed(cells, results, missing, start, rows))
             flags.update(_flag_counts(cells, results))
             terms = _applied_terms(cells, names, terms_for)
             if job.layout == "long":
@@ -87,9 +87,17 @@ def _translated_columns(job: Job, plan: CellPlan) -> list[str]:
     return [f"{column}_{lang}" for column, lang in plan.pairs]
 
 
-def _failed(cells: CellPlan, results: pl.DataFrame, missing: str, start: int) -> pl.DataFrame:
+def _failed(
+    cells: CellPlan, results: pl.DataFrame, missing: str, start: int, rows: Table
+) -> pl.DataFrame:
+    """The failed cells of a block: the input's id columns, then ``row`` (0-based) and more."""
     failed = failed_cells(cells.pairs, cells.keys, results, missing=missing)
-    return failed.with_columns(pl.col("row") + start) if failed.width else failed
+    if not failed.width:
+        return failed
+    ids = rows.frame.select(pl.col(name) for name in rows.ids)[failed["row"]]
+    taken = set(failed.columns)
+    ids = ids.rename({n: f"input_{n}" for n in ids.columns if n in taken})
+    return pl.concat([ids, failed.with_columns(pl.col("row") + start)], how="horizontal")
 
 
 def _applied_terms(

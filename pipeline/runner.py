@@ -119,6 +119,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
 def _read(job: Job) -> Table:
     options = ReadOptions(
         columns=tuple(job.columns),
+        ids=job.id_columns,
         delimiter=job.delimiter,
         encoding=job.encoding,
         skip_bad_lines=job.skip_bad_lines,

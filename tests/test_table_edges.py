@@ -166,3 +166,39 @@ def test_skipped_lines_are_counted_with_their_line_numbers(sim: Sim, tmp_path: P
     assert rejects.read_text() == '{"text": oops}\n[5]\n'
     clean = translate(sim, tmp_path / "in.translated.jsonl", "-o", tmp_path / "again.jsonl")
     assert clean.code == 0 and "bad line" not in clean.stderr
+
+
+# -- failed cells carry the input's ids ----------------------------------------------
+
+
+def test_failed_out_rows_carry_the_id_column(sim: Sim, tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "id,sku,text\nA-7,x1,Good one\nB-9,x2,Bad [[sim:moderation]]\nC-3,x3,Fine\n",
+        encoding="utf-8",
+    )
+    failed = tmp_path / "failed.jsonl"
+    run = translate(sim, src, "--failed-out", failed)
+    assert run.code == 3
+    lines = [json.loads(line) for line in failed.read_text().splitlines()]
+    assert [(line["id"], line["row"], line["reason"]) for line in lines] == [
+        ("B-9", 1, "moderation")
+    ]  # the detected "id" column, then the 0-based row
+    both = tmp_path / "failed.csv"
+    run = translate(sim, src, "--failed-out", both, "--id-column", "sku", "--id-column", "id")
+    assert run.code == 3
+    frame = pl.read_csv(both, infer_schema=False)
+    assert frame.columns[:3] == ["sku", "id", "row"]
+    assert frame.row(0)[:3] == ("x2", "B-9", "1")
+
+
+def test_an_id_column_that_is_not_there_is_refused_before_any_request(
+    sim: Sim, tmp_path: Path
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("key,text\n1,Hello\n", encoding="utf-8")
+    sim.reset()
+    run = translate(sim, src, "--id-column", "kye")
+    assert run.code == 2 and run.stderr.count("\n") == 1
+    assert "id column 'kye' not found (columns: key, text); did you mean 'key'?" in run.stderr
+    assert sim.stats()["requests"] == 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +22,7 @@ import polars as pl
 
 from ..errors import InputError, UsageError
 from .files import check_readable, codec, decode, decode_error, utf8_error_offset
-from .table import ReadOptions, Table, WriteOptions, choose_columns, nested_as_json
+from .table import ReadOptions, Table, WriteOptions, nested_as_json, settle
 
 __all__ = ["Delimited", "sink", "source"]
 
@@ -56,7 +56,7 @@ class _Format:
         check_readable(path)
         frame, sep = _read_delimited(path, self.name, options.delimiter, codec(options.encoding))
         table = Table(path, self.name, frame, native=Delimited(sep))
-        return replace(table, columns=choose_columns(table, options.columns, "no header row"))
+        return settle(table, options, "no header row")
 
     def open(self, tmp: Path, *, like: Table, options: WriteOptions) -> _Writer:
         same = like.format == self.name and isinstance(like.native, Delimited)

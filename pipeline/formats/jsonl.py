@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,7 +21,7 @@ import polars as pl
 
 from ..errors import InputError, OutputError
 from .files import check_readable, codec, decode
-from .table import ReadOptions, Table, WriteOptions, choose_columns
+from .table import ReadOptions, Table, WriteOptions, settle
 
 __all__ = ["Lines", "json_leaf", "sink", "source"]
 
@@ -55,7 +55,7 @@ class _Jsonl:
         rejects = options.rejects if options.skip_bad_lines else None
         frame, raw, bad = _read_lines(text, path, options.skip_bad_lines, rejects)
         table = Table(path, self.name, frame, native=Lines(raw), rejected=bad)
-        return replace(table, columns=choose_columns(table, options.columns, "no JSON objects"))
+        return settle(table, options, "no JSON objects")
 
     def open(self, tmp: Path, *, like: Table, options: WriteOptions) -> _Writer:
         return _Writer(tmp.open("wb"))

@@ -8,14 +8,14 @@ file when the last block is written.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import InputError, PipelineError
 from .files import check_readable
-from .table import ReadOptions, Table, WriteOptions, choose_columns
+from .table import ReadOptions, Table, WriteOptions, settle
 
 __all__ = ["sink", "source"]
 
@@ -34,7 +34,7 @@ class _Parquet:
                 f"{path}: not a readable Parquet file ({reason}); check --format"
             ) from exc
         table = Table(path, self.name, frame)
-        return replace(table, columns=choose_columns(table, options.columns, "no columns"))
+        return settle(table, options, "no columns")
 
     def open(self, tmp: Path, *, like: Table, options: WriteOptions) -> _Parts:
         return _Parts(tmp)

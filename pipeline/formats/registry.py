@@ -117,13 +117,14 @@ def read_table(
     *,
     format: str | None = None,
     columns: Sequence[str] = (),
+    ids: Sequence[str] = (),
     delimiter: str | None = None,
     encoding: str | None = None,
     skip_bad_lines: bool = False,
     rejects: Path | None = None,
 ) -> Table:
     """Read `path` and check that `columns` (default: `text`) are text columns of it."""
-    options = ReadOptions(tuple(columns), delimiter, encoding, skip_bad_lines, rejects)
+    options = ReadOptions(tuple(columns), tuple(ids), delimiter, encoding, skip_bad_lines, rejects)
     return source_for(path, format).read(path, options)
 
 

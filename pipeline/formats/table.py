@@ -29,7 +29,9 @@ __all__ = [
     "Table",
     "WriteOptions",
     "choose_columns",
+    "choose_ids",
     "nested_as_json",
+    "settle",
 ]
 
 
@@ -55,6 +57,7 @@ class Table:
     columns: tuple[str, ...] = ()
     native: Native | None = None  # the format's own state: only its Sink reads it
     rejected: tuple[int, ...] = ()  # line numbers of input records skipped as bad
+    ids: tuple[str, ...] = ()  # the columns that identify a row (copied into failed cells)
 
     def slice(self, start: int, length: int) -> Table:
         """Rows ``start`` to ``start + length`` (zero-copy)."""
@@ -90,6 +93,7 @@ class ReadOptions:
     """How to read an input: the columns to translate and the format's reading options."""
 
     columns: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()  # id columns (default: the column named "id", if any)
     delimiter: str | None = None  # CSV and TSV
     encoding: str | None = None  # text formats
     skip_bad_lines: bool = False  # JSON Lines
@@ -155,6 +159,27 @@ def nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 # -- which columns to translate ----------------------------------------------
+
+
+def settle(table: Table, options: ReadOptions, empty: str) -> Table:
+    """``table`` with its columns to translate and its id columns checked and chosen."""
+    columns = choose_columns(table, options.columns, empty)
+    return replace(table, columns=columns, ids=choose_ids(table, options.ids))
+
+
+def choose_ids(table: Table, requested: Sequence[str]) -> tuple[str, ...]:
+    """The id columns: those ``requested``, each a column of ``table``; by default ``id``."""
+    names = table.frame.columns
+    if not requested:
+        return ("id",) if "id" in names else ()
+    for column in requested:
+        if column not in names:
+            hint = _nearest(column, names)
+            raise InputError(
+                f"{table.path}: id column '{column}' not found (columns: {', '.join(names)}); "
+                + (f"did you mean '{hint}'?" if hint else "pass --id-column with one of them")
+            )
+    return tuple(dict.fromkeys(requested))
 
 
 def choose_columns(table: Table, requested: Sequence[str], empty: str) -> tuple[str, ...]:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import InputError, OutputError, UsageError
 from .files import check_readable
-from .table import ReadOptions, Table, WriteOptions, choose_columns, nested_as_json
+from .table import ReadOptions, Table, WriteOptions, nested_as_json, settle
 
 __all__ = ["Sheet", "sink", "source"]
 
@@ -61,7 +61,7 @@ class _Xlsx:
             raise InputError(message) from exc
         name, frame = next(iter(sheets.items()))
         table = Table(path, self.name, frame, native=Sheet(name))
-        return replace(table, columns=choose_columns(table, options.columns, "no header row"))
+        return settle(table, options, "no header row")
 
     def open(self, tmp: Path, *, like: Table, options: WriteOptions) -> _Workbook:
         _need("xlsxwriter", "writing")
