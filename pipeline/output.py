@@ -94,10 +94,14 @@ def _failed(
     failed = failed_cells(cells.pairs, cells.keys, results, missing=missing)
     if not failed.width:
         return failed
-    ids = rows.frame.select(pl.col(name) for name in rows.ids)[failed["row"]]
+    failed = failed.with_columns(pl.col("row") + start)
+    if not rows.ids:
+        return failed
     taken = set(failed.columns)
-    ids = ids.rename({n: f"input_{n}" for n in ids.columns if n in taken})
-    return pl.concat([ids, failed.with_columns(pl.col("row") + start)], how="horizontal")
+    ids = pl.DataFrame(  # Series, not names: an id column named "*" is not a pattern
+        [rows.frame.get_column(n).alias(f"input_{n}" if n in taken else n) for n in rows.ids]
+    )
+    return pl.concat([ids[failed["row"] - start], failed], how="horizontal")
 
 
 def _applied_terms(
