@@ -6,6 +6,9 @@ The library is what the command line runs:
     job = build_job({"input": "products.csv", "to": ["de", "ja"]}, env=os.environ)
     report = run(job)
 
+    from pipeline import translate_frame
+    out = translate_frame(df, to=["de", "ja"], columns=["title"])  # polars or pandas
+
 Names are imported on first use, so ``mtpipe --help`` does not load polars
 or aiohttp.
 """
@@ -25,6 +28,7 @@ _EXPORTS = {
     "estimate": "runner",
     "load_job_file": "options",
     "run": "endpoint",
+    "translate_frame": "frame",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -5,7 +5,10 @@
                          rate_limit_requests, rate_limit_burst, rate_limit_tokens,
                          http_429, http_408, http_409, http_5xx
         PermanentError   moderation, invalid_parameter, request_bug, http_<4xx>
-        ProviderConfigError   401/403 key, 404 model, billing 429s: stops the run
+        ProviderConfigError   401/403 key, 404 model, billing 429s: stops the run;
+                              also connection errors before any request of the
+                              client has succeeded, once ``unreachable_after``
+                              seconds have passed since its first attempt
     Client.complete(body) -> Outcome            retries TransientError (tenacity);
         returns every RequestError in the Outcome; ProviderConfigError propagates
 
@@ -20,6 +23,7 @@ jitter.  No message ever contains the API key: provider text is redacted.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -27,6 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -41,7 +46,13 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from .config import MODELS, model_info
-from .errors import PermanentError, RequestError, TransientError, UsageError
+from .errors import (
+    PermanentError,
+    ProviderConfigError,
+    RequestError,
+    TransientError,
+    UsageError,
+)
 from .models import Completion, Outcome, Usage
 from .pacing import Pacer, Slot
 from .replies import (
@@ -117,14 +128,19 @@ def make_session(*, concurrency: int) -> aiohttp.ClientSession:
 class _WaitServerOrBackoff(wait_base):
     """Wait the larger of the backoff and the delay the server asked for."""
 
-    def __init__(self, backoff: wait_base) -> None:
+    def __init__(
+        self, backoff: wait_base, cap: Callable[[RequestError], float | None] | None = None
+    ) -> None:
         self.backoff = backoff
+        self.cap = cap  # the longest wait allowed after this error, if any
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         asked = exc.retry_after if isinstance(exc, RequestError) else None
-        return max(asked or 0.0, self.backoff(retry_state))
+        wait = max(asked or 0.0, self.backoff(retry_state))
+        cap = self.cap(exc) if self.cap is not None and isinstance(exc, RequestError) else None
+        return wait if cap is None else min(wait, cap)
 
 
 @dataclass(slots=True)
@@ -167,8 +183,14 @@ class Client:
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         timeout: float | None = None,
         pacer: Pacer | None = None,
+        unreachable_after: float = 10.0,
     ) -> None:
         self._http = http
+        self._host = _host(base_url)
+        self._unreachable_after = unreachable_after
+        self._first_attempt: float | None = None
+        self._succeeded = False  # any request of this client, so of the run
+        self.last_error: str | None = None  # the latest failed attempt's, for the progress line
         self._pacer = pacer
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._api_key = api_key or None
@@ -183,7 +205,8 @@ class Client:
             wait=_WaitServerOrBackoff(
                 wait_exponential_jitter(
                     multiplier=retry.initial, max=retry.maximum, jitter=retry.jitter
-                )
+                ),
+                cap=self._unreachable_wait,
             ),
             sleep=sleep,
             reraise=True,
@@ -237,6 +260,8 @@ class Client:
         self, body: dict[str, Any], attempts: _Attempts, est_tokens: int
     ) -> Completion:
         attempts.count += 1
+        if self._first_attempt is None:
+            self._first_attempt = time.monotonic()
         async with self._slot(est_tokens) as slot:
             try:
                 completion = await self.complete_once(body)
@@ -245,11 +270,35 @@ class Client:
                 attempts.failures.append(exc.reason)
                 if slot is not None:
                     _report(slot, exc)
+                self.last_error = f"{exc.reason} ({self._host})"
+                self._check_reachable(exc)
                 raise
             if slot is not None:
                 slot.done(completion.usage.total_tokens)
+        self._succeeded = True
+        self.last_error = None
         attempts.billed += completion.usage
         return completion
+
+    def _unreachable_wait(self, exc: RequestError) -> float | None:
+        """Before any success, retry a refused connection no later than the deadline."""
+        if self._succeeded or exc.reason != "connection" or self._first_attempt is None:
+            return None
+        left = self._first_attempt + self._unreachable_after - time.monotonic()
+        return max(left, 0.0)
+
+    def _check_reachable(self, exc: RequestError) -> None:
+        """Stop the run when the endpoint has never answered and keeps refusing connections.
+
+        After a first success a lost connection is retried as before (a blip).
+        """
+        if self._succeeded or exc.reason != "connection" or self._first_attempt is None:
+            return
+        if time.monotonic() - self._first_attempt < self._unreachable_after:
+            return
+        raise ProviderConfigError(
+            self.clean(f"cannot reach {self._host}: {_cause(exc.__cause__)}; check --base-url")
+        ) from None
 
     def _slot(self, est_tokens: int) -> AbstractAsyncContextManager[Slot | None]:
         return nullcontext() if self._pacer is None else self._pacer.slot(est_tokens)
@@ -386,6 +435,35 @@ def _report(slot: Slot, exc: RequestError) -> None:
         slot.throttled(kind, exc.retry_after)
     else:
         slot.failed(exc.usage.total_tokens if exc.usage is not None else None)
+
+
+def _host(base_url: str) -> str:
+    """Host and port of ``base_url``, never its user info."""
+    parts = urlsplit(base_url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or base_url
+    return f"{host}:{port}" if port else host
+
+
+def _cause(exc: BaseException | None) -> str:
+    """Why a connection failed, in a few words: refused, name not found, TLS."""
+    if exc is not None and not isinstance(exc, aiohttp.ClientError):
+        exc = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "TLS certificate not accepted"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "host name not found"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if exc.os_error.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        return exc.os_error.strerror or "connection failed"
+    text = str(exc).splitlines()[0][:120] if exc is not None and str(exc) else ""
+    return f"connection failed ({text})" if text else "connection failed"
 
 
 def _json_type(headers: Mapping[str, str]) -> bool:

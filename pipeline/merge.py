@@ -21,7 +21,6 @@ NOT_TRANSLATED = "not translated"
 def merge_results(
     pairs: Sequence[tuple[str, str]],
     keys: Sequence[pl.Series],
-    sources: Sequence[pl.Series],
     results: pl.DataFrame,
     *,
     first: Sequence[pl.Series],
@@ -30,8 +29,9 @@ def merge_results(
 ) -> pl.DataFrame:
     """Columns ``{column}_{lang}`` per pair, then tokens, ``mt_error`` and ``mt_flags``.
 
-    ``first`` (per pair, ``CellPlan.first``) marks the cells whose row carries
-    their unit's billed usage.
+    A blank cell (no key: empty or whitespace only, never sent) is null, as
+    is a cell that failed.  ``first`` (per pair, ``CellPlan.first``) marks
+    the cells whose row carries their unit's billed usage.
     ``missing`` is the reason given to cells with no result at all (the run
     stopped early: ``budget``, ``interrupted``).  ``terms`` (per pair: the
     glossary entries applied to each cell, as text) adds ``mt_terms``.
@@ -39,8 +39,8 @@ def merge_results(
     height = len(keys[0]) if keys else 0
     joined = [_join(k, results) for k in keys]
     columns = [
-        _translation(frame, source).alias(f"{column}_{lang}")
-        for (column, lang), frame, source in zip(pairs, joined, sources, strict=True)
+        _translation(frame).alias(f"{column}_{lang}")
+        for (column, lang), frame in zip(pairs, joined, strict=True)
     ]
     added = pl.DataFrame(columns, height=height) if columns else pl.DataFrame(height=height)
     tokens = _tokens(joined, first, height)
@@ -63,17 +63,10 @@ def _join(keys: pl.Series, results: pl.DataFrame) -> pl.DataFrame:
     return frame.join(results, on="key", how="left", maintain_order="left")
 
 
-def _translation(frame: pl.DataFrame, source: pl.Series) -> pl.Series:
-    """The translation of a done cell; "" for an empty source; null otherwise.
-
-    A whitespace-only source is not sent, and its translated cell stays empty
-    (null): copied whitespace would be formula-escaped into ``'\t`` in CSV.
-    """
-    done = frame["status"] == "done"
-    empty = frame["key"].is_null() & (source == "")
-    return frame.select(
-        pl.when(empty).then(pl.lit("")).when(done).then(pl.col("translation")).otherwise(None)
-    ).to_series()
+def _translation(frame: pl.DataFrame) -> pl.Series:
+    """The translation of each done cell; null elsewhere (blank cells are not translated)."""
+    done = pl.col("status") == "done"
+    return frame.select(pl.when(done).then(pl.col("translation"))).to_series()
 
 
 def _tokens(

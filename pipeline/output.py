@@ -64,7 +64,6 @@ def write_outputs(
                 added = merge_results(
                     cells.pairs,
                     cells.keys,
-                    cells.sources,
                     results,
                     first=cells.first,
                     missing=missing,
@@ -151,7 +150,6 @@ def _long(
         added = merge_results(
             pairs,
             [cells.keys[i] for i in chosen],
-            [cells.sources[i] for i in chosen],
             results,
             first=[cells.first[i] for i in chosen],
             missing=missing,

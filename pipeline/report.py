@@ -109,12 +109,21 @@ def write_report(report: Report, path: Path) -> None:
 class Events:
     """The operator's view of a run, as text or JSON lines on ``stream``."""
 
-    def __init__(self, *, fmt: str = "text", bar: bool = True, stream: TextIO | None = None):
+    def __init__(
+        self,
+        *,
+        fmt: str = "text",
+        bar: bool = True,
+        stream: TextIO | None = None,
+        notebook: bool = False,
+    ):
+        """``bar``: a progress bar when ``stream`` is a terminal, or always with ``notebook``
+        (Jupyter, where tqdm.auto draws a widget)."""
         self.fmt = fmt
         self.stream = stream or sys.stderr
         self.done = 0  # cells finished in this run, failed ones included
         self.failed = 0
-        self._bar_wanted = bar and fmt == "text" and self.stream.isatty()
+        self._bar_wanted = bar and fmt == "text" and (notebook or self.stream.isatty())
         self._bar: Any = None
         self._started = time.monotonic()
 
@@ -144,7 +153,7 @@ class Events:
             requests_saved_by_dedup=report.deduplicated,
         )
         if self._bar_wanted and report.to_translate:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm  # a widget in Jupyter, text on a terminal
 
             self._bar = tqdm(
                 total=report.to_translate, unit="cell", file=self.stream, dynamic_ncols=True

@@ -267,7 +267,7 @@ async def _translate(
         async with send, anyio.create_task_group() as pool:
             if handle_signals:
                 pool.start_soon(_watch_signals, stopping, pool.cancel_scope)
-            pool.start_soon(_heartbeat, events, report, job.progress_seconds, pacer)
+            pool.start_soon(_heartbeat, events, report, job.progress_seconds, pacer, client)
             await run_pool(
                 requests,
                 handle,
@@ -324,11 +324,14 @@ def _handler(
     return handle
 
 
-async def _heartbeat(events: Events, report: Report, seconds: float, pacer: Pacer | None) -> None:
+async def _heartbeat(
+    events: Events, report: Report, seconds: float, pacer: Pacer | None, client: Client
+) -> None:
     while True:
         await anyio.sleep(seconds)
+        error = {"error": client.last_error} if client.last_error else {}
         if pacer is None:
-            events.progress(report)
+            events.progress(report, **error)
             continue
         stats = pacer.statistics()
         events.progress(
@@ -336,6 +339,7 @@ async def _heartbeat(events: Events, report: Report, seconds: float, pacer: Pace
             concurrency=stats.concurrency,
             rpm=round(stats.rpm_limit, 1) if stats.rpm_limit else None,
             throttled=sum(stats.throttled.values()),
+            **error,
         )
 
 

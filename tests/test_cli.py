@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_translate_csv_end_to_end(sim: Sim, ui_csv: Path, tmp_path: Path) -> Non
     stats = sim.stats()
     assert stats["requests"] == 2 * 40 - 2 * (40 - len(set(source["text"][:40])))
     assert max(stats["texts"].values()) == 2  # once per language
-    assert frame["text_de"][40] in ("", None) and frame["text_de"][41] is None  # not "   "
+    assert frame["text_de"][40] is None and frame["text_de"][41] is None  # not translated
     report = json.loads((tmp_path / "ui.translated.csv.report.json").read_text())
     assert report["cells"] == 2 * 41 and report["translated"] == 2 * 41
     assert report["requests"] == stats["requests"]
@@ -85,8 +86,7 @@ def test_sim_flag_needs_no_key(ui_csv: Path, tmp_path: Path) -> None:
     run = mtpipe("translate", ui_csv, "--to", "fr", "--sim", "-o", out, env=env)
     assert run.code == 0, run.stderr
     frame = read_csv(out)
-    assert frame["text"].null_count() == 1  # the blank row
-    assert frame["text_fr"].null_count() == 2  # the blank row and the whitespace-only one
+    assert frame["text_fr"].null_count() == 2  # the empty and the whitespace-only row
     assert "cells translated" in run.stderr.splitlines()[-1]
 
 
@@ -195,7 +195,7 @@ def test_template_with_row_context_and_options_style(
         sim.base_url,
     )
     assert run.code == 0, run.stderr
-    assert read_csv(out)["text_de"].null_count() == 2  # the blank and whitespace-only rows
+    assert read_csv(out)["text_de"].null_count() == 2  # the two blank rows
     opt = tmp_path / "o.csv"
     run = mtpipe(
         "translate",
@@ -313,7 +313,7 @@ def test_faults_are_retried_to_completion(
     assert run.code == 0, run.stderr
     frame = read_csv(tmp_path / "ui.translated.csv")
     assert frame["mt_error"].null_count() == frame.height  # none lost
-    assert frame["text_de"].null_count() == frame["text"].null_count() + 1  # + whitespace-only
+    assert frame["text_de"].null_count() == 2  # the two blank rows, not sent
     report = json.loads((tmp_path / "ui.translated.csv.report.json").read_text())
     stats = faulty.stats()
     faults = sum(stats["faults"].values())
@@ -394,3 +394,67 @@ def test_packing_sends_few_requests_and_splits_back(sim: Sim, ui_csv: Path, tmp_
     report = json.loads((tmp_path / "packed.csv.report.json").read_text())
     assert b["mt_prompt_tokens"].cast(pl.Int64).sum() == report["prompt_tokens"]
     assert report["prompt_tokens"] < a["mt_prompt_tokens"].cast(pl.Int64).sum() / 2
+
+
+@pytest.mark.parametrize("ext", ["csv", "tsv", "parquet", "jsonl"])
+def test_whitespace_only_cells_are_not_sent_and_left_empty(
+    sim: Sim, tmp_path: Path, ext: str
+) -> None:
+    blanks = ["\t", "   ", "\n", " \t\n "]
+    src = tmp_path / "w.csv"
+    rows = [["id", "text"], ["0", "Save"], *([str(i + 1), b] for i, b in enumerate(blanks))]
+    write_csv(src, rows)
+    out = tmp_path / f"w.out.{ext}"
+    sim.reset()
+    run = mtpipe("translate", src, "--to", "de", "--base-url", sim.base_url, "-o", out)
+    assert run.code == 0, run.stderr
+    assert sim.stats()["requests"] == 1  # only "Save" is sent
+    if ext == "parquet":
+        column = pl.read_parquet(out)["text_de"].to_list()
+    elif ext == "jsonl":
+        column = [json.loads(line).get("text_de") for line in out.read_text().splitlines()]
+    else:
+        delimiter = "\t" if ext == "tsv" else ","
+        with out.open(newline="", encoding="utf-8") as f:
+            column = [row["text_de"] for row in csv.DictReader(f, delimiter=delimiter)]
+    assert column[0] and column[0] != "Save"
+    empty = "" if ext in ("csv", "tsv") else None
+    assert column[1:] == [empty] * len(blanks)  # no whitespace copied, no "'\t"
+
+
+def test_an_empty_input_is_refused_and_leaves_nothing(sim: Sim, tmp_path: Path) -> None:
+    src = tmp_path / "e.csv"
+    src.write_bytes(b"")
+    run = mtpipe("translate", src, "--to", "de", "--base-url", sim.base_url)
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "file is empty" in lines[0], run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]  # no output, no checkpoint
+    header_only = write_csv(tmp_path / "h.csv", [["id", "text"]])
+    assert mtpipe("translate", header_only, "--to", "de", "--base-url", sim.base_url).code == 0
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("base_url", "host", "cause"),
+    [
+        (None, "127.0.0.1:", "connection refused"),
+        ("http://nosuchhost.invalid/v1", "nosuchhost.invalid", "cannot reach"),
+    ],
+    ids=["closed-port", "unresolvable-host"],
+)
+def test_unreachable_endpoint_stops_with_exit_4(
+    ui_csv: Path, tmp_path: Path, base_url: str | None, host: str, cause: str
+) -> None:
+    url = base_url or f"http://127.0.0.1:{_closed_port()}/v1"
+    run = mtpipe(
+        "translate", ui_csv, "--to", "de", "--base-url", url, "--allow-insecure-http", timeout=30
+    )
+    assert run.code == 4, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert host in run.stderr and cause in run.stderr and "--base-url" in run.stderr

@@ -818,3 +818,44 @@ async def test_a_spent_window_holds_the_pacer() -> None:
         client = Client(http, base_url="http://sim/v1", api_key="k", pacer=pacer)
         assert (await client.complete(BODY)).ok
     assert pacer.statistics().paused_until >= 1007.0
+
+
+@pytest.mark.anyio
+async def test_unreachable_before_any_success_stops_the_run() -> None:
+    server = Server(httpx.ConnectError("refused"))
+    async with fake(server, unreachable_after=0.0) as (client, sleeps):
+        with pytest.raises(ProviderConfigError) as info:
+            await client.complete(BODY)
+    assert server.calls == 1 and sleeps == []
+    assert "cannot reach relay.test" in str(info.value) and "--base-url" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_unreachable_before_the_deadline_is_retried() -> None:
+    server = Server(httpx.ConnectError("refused"), answer("Hallo"))
+    async with fake(server) as (client, sleeps):
+        outcome = await client.complete(BODY)
+    assert outcome.completion is not None and outcome.retries == ("connection",)
+    assert len(sleeps) == 1
+
+
+@pytest.mark.anyio
+async def test_connection_lost_after_a_success_keeps_retrying() -> None:
+    server = Server(answer("Hallo"), httpx.ConnectError("reset"), answer("Welt"))
+    async with fake(server, unreachable_after=0.0) as (client, sleeps):
+        await client.complete(BODY)
+        outcome = await client.complete(BODY)
+    assert outcome.completion is not None and outcome.retries == ("connection",)
+    assert len(sleeps) == 1
+
+
+@pytest.mark.anyio
+async def test_last_error_names_the_reason_and_host_until_a_success() -> None:
+    server = Server(answer("Hallo"), httpx.ConnectError("reset"), answer("Welt"))
+    async with fake(server, retry=RetryPolicy(max_attempts=1)) as (client, _):
+        await client.complete(BODY)
+        assert client.last_error is None
+        await client.complete(BODY)
+        assert client.last_error == "connection (relay.test)"
+        await client.complete(BODY)
+        assert client.last_error is None

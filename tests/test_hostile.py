@@ -186,5 +186,5 @@ def test_header_only_and_empty_files(tmp_path: Path) -> None:
     empty = tmp_path / "e.csv"
     empty.write_text("")
     run = mtpipe("translate", empty, "--to", "de", "--sim")
-    assert run.code == 2 and "file is empty" in run.stderr  # 0 bytes: bad input
+    assert run.code == 2 and "file is empty" in run.stderr, run.stderr  # issue 16: bad input
     assert not (tmp_path / "e.translated.csv").exists()

@@ -36,6 +36,7 @@ LAYERS = {
     "worker": 3,
     "runner": 5,
     "endpoint": 6,  # run(job): against the simulator when job.sim, for the library and the CLI
+    "frame": 7,  # translate_frame: a DataFrame through the same run, for notebooks
     "cli": 7,
     "__main__": 8,
     "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
@@ -65,6 +66,11 @@ SUBPACKAGES = {
         "arb",
         "apple",
         "xcstrings",
+        "po",
+        "po_file",
+        "xmltext",
+        "xliff",
+        "xliffdoc",
     },
 }
 

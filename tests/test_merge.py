@@ -20,12 +20,8 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
         ]
     )
     keys = [pl.Series(["k1", "k2", None, "k1"]), pl.Series(["k2", "k3", "k1", None])]
-    sources = [
-        pl.Series(["Hello", "World", "", "Hello"]),
-        pl.Series(["World", "Bad", "Hello", None]),
-    ]
     first, _ = first_cells(keys, ["German", "German"])
-    added = merge_results([("a", "de"), ("b", "de")], keys, sources, results, first=first)
+    added = merge_results([("a", "de"), ("b", "de")], keys, results, first=first)
     assert added.columns == [
         "a_de",
         "b_de",
@@ -34,7 +30,7 @@ def test_merge_puts_each_units_usage_on_its_first_row() -> None:
         "mt_error",
         "mt_flags",
     ]
-    assert added["a_de"].to_list() == ["Hallo", "Welt", "", "Hallo"]
+    assert added["a_de"].to_list() == ["Hallo", "Welt", None, "Hallo"]  # a blank cell: null
     assert added["b_de"].to_list() == ["Welt", None, "Hallo", None]
     # k1 billed on row 0, k2 on row 0 (column a comes first), k3 on row 1
     assert added["mt_prompt_tokens"].to_list() == [110, 40, 0, 0]
@@ -54,7 +50,6 @@ def test_merge_marks_cells_without_result() -> None:
     added = merge_results(
         [("text", "ja")],
         keys,
-        [pl.Series(["x"])],
         _results([]),
         first=first_cells(keys, ["Japanese"])[0],
     )

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import icu, jsonmsg, jsontext
-from .catalog import CatalogError, Message, Target
+from .catalog import CatalogError, Target
 from .jsonmsg import JsonCatalog, Key, Leaf
 from .jsontext import JMember, JObject, JString
 
@@ -83,7 +83,7 @@ def _with_metadata(
     return added
 
 
-class ArbFormat:
+class ArbFormat(jsonmsg.JsonFormat):
     """Flutter Application Resource Bundle (``.arb``)."""
 
     name = "arb"
@@ -105,19 +105,6 @@ class ArbFormat:
         jsonmsg.check_icu(catalog)
         _check_placeholders(catalog, root)
         return catalog
-
-    def serialize(self, catalog: JsonCatalog) -> bytes:
-        return catalog.doc.encode()
-
-    def messages(
-        self,
-        source: JsonCatalog,
-        lang: str,
-        existing: JsonCatalog | None,
-        *,
-        overwrite: bool = False,
-    ) -> list[Message]:
-        return jsonmsg.messages(source, lang, existing, overwrite=overwrite)
 
     def render(
         self,

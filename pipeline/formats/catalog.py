@@ -93,14 +93,18 @@ class Target:
 class Catalog(Protocol):
     """A parsed catalog; each format defines its own, holding what it needs to render."""
 
-    path: Path
+    @property
+    def path(self) -> Path: ...  # read-only, so a frozen dataclass is a Catalog
 
 
 class CatalogFormat(Protocol):
     """One localization format: registered by ``name`` and its file ``extensions``."""
 
-    name: str
-    extensions: tuple[str, ...]
+    @property
+    def name(self) -> str: ...  # read-only members: a frozen dataclass or class attributes
+
+    @property
+    def extensions(self) -> tuple[str, ...]: ...
 
     def parse(self, data: bytes, path: Path) -> Catalog: ...
 

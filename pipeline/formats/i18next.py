@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import jsonmsg, jsontext
-from .catalog import CatalogError, Message, Target
+from .catalog import CatalogError, Target
 from .jsonmsg import Group, JsonCatalog, Key, Leaf
 from .jsontext import JArray, JMember, JNode, JObject, JString
 
@@ -86,7 +86,7 @@ def _with_descriptions(
     return added
 
 
-class I18nextFormat:
+class I18nextFormat(jsonmsg.JsonFormat):
     """i18next / FormatJS JSON (``.json``)."""
 
     name = "i18next"
@@ -104,19 +104,6 @@ class I18nextFormat:
         catalog = JsonCatalog(path, doc, tuple(leaves), tuple(groups))
         jsonmsg.check_icu(catalog)
         return catalog
-
-    def serialize(self, catalog: JsonCatalog) -> bytes:
-        return catalog.doc.encode()
-
-    def messages(
-        self,
-        source: JsonCatalog,
-        lang: str,
-        existing: JsonCatalog | None,
-        *,
-        overwrite: bool = False,
-    ) -> list[Message]:
-        return jsonmsg.messages(source, lang, existing, overwrite=overwrite)
 
     def render(
         self,

@@ -332,3 +332,20 @@ def lang_path(name: str) -> bool:
     except (UnknownLocaleError, ValueError):
         return False
     return True
+
+
+class JsonFormat:
+    """What every JSON catalog format shares: its bytes as read, its messages per target."""
+
+    def serialize(self, catalog: JsonCatalog) -> bytes:
+        return catalog.doc.encode()
+
+    def messages(
+        self,
+        source: JsonCatalog,
+        lang: str,
+        existing: JsonCatalog | None,
+        *,
+        overwrite: bool = False,
+    ) -> list[Message]:
+        return messages(source, lang, existing, overwrite=overwrite)

@@ -1,0 +1,58 @@
+"""translate_frame: a DataFrame through the same run as the command; the README's example runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import pipeline
+from pipeline.errors import UsageError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    example = next(b for b in blocks if "translate_frame(df" in b)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+
+
+def test_a_checkpoint_makes_the_second_call_free(tmp_path: Path) -> None:
+    df = pl.DataFrame({"id": [1, 2, 3], "text": ["Hello", "World", "Hello"]})
+    checkpoint = tmp_path / "c.sqlite"
+    first = pipeline.translate_frame(
+        df, to="de,ja", sim=True, checkpoint=checkpoint, report=tmp_path / "r.json"
+    )
+    assert first["text_de"].null_count() == 0 and first["id"].to_list() == [1, 2, 3]
+    assert int(first["mt_prompt_tokens"].sum()) > 0
+    report = tmp_path / "again.json"
+    again = pipeline.translate_frame(
+        df, to=["de", "ja"], sim=True, checkpoint=checkpoint, progress=False, report=report
+    )
+    assert again["text_ja"].equals(first["text_ja"])
+    figures = json.loads(report.read_text(encoding="utf-8"))
+    assert (figures["requests"], figures["reused"]) == (0, 6)  # nothing paid twice
+
+
+def test_unknown_keys_and_frame_keys_are_refused() -> None:
+    df = pl.DataFrame({"text": ["Hello"]})
+    with pytest.raises(UsageError, match="did you mean 'concurrency'"):
+        pipeline.translate_frame(df, to="de", sim=True, concurency=2)
+    with pytest.raises(UsageError, match="output is the DataFrame's"):
+        pipeline.translate_frame(df, to="de", sim=True, output="x.csv")
+    with pytest.raises(UsageError, match="polars or pandas DataFrame"):
+        pipeline.translate_frame([1, 2], to="de", sim=True)
+
+
+def test_pandas_in_pandas_out() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"n": [7, 8], "text": ["Hello", "Bye"]}, index=[10, 20])
+    out = pipeline.translate_frame(df, to=["de"], sim=True, progress=False)
+    assert isinstance(out, pd.DataFrame) and list(out.index) == [10, 20]
+    assert list(out["n"]) == [7, 8] and out["text_de"].notna().all()
