@@ -110,7 +110,7 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     if option.kind == "bool":
         action = "store_false" if option.default else "store_true"
         parser.add_argument(*flags, action=action, **common)
-    elif option.key == "columns":
+    elif option.key in ("columns", "id_columns"):  # repeatable
         parser.add_argument(*flags, action="append", **common)
     else:
         kind = {"int": int, "float": float}.get(option.kind, str)

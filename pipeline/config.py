@@ -193,6 +193,7 @@ class Job:
     max_cost: float | None = None  # USD; stop sending new requests before passing it
     prices: tuple[float, float] | None = None  # USD per million tokens in, out; else the table's
     failed_out: Path | None = None  # CSV/JSONL of failed cells
+    id_columns: tuple[str, ...] = ()  # copied into failed cells (default: "id" if present)
     log_format: str = "text"  # text | json
     progress_seconds: float = 10.0  # JSON progress lines and bar postfix
     qa: str = "warn"  # warn: flag; strict: flagged cells fail; off

@@ -91,7 +91,7 @@ OPTIONS: tuple[Option, ...] = (
     _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
     _P("api_key_file", "path", "read the API key from this file (default: $ROUTESCOPE_API_KEY)"),
     _P("sim", "bool", "use the built-in offline simulator", False),
-    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl", flag="--format"),
+    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl, xlsx", flag="--format"),
     _P("output_format", "str", "output format (default: from the output extension)"),
     _P("delimiter", "str", "CSV delimiter (default: detected)"),
     _P("encoding", "str", "input text encoding, e.g. latin-1 (default utf-8)"),
@@ -158,6 +158,8 @@ OPTIONS: tuple[Option, ...] = (
         "write one line per failed cell (row, column, language, reason, "
         "attempts) to this CSV or JSONL file",
     ),
+    _P("id_columns", "list", "an id column of the input, repeatable: copied into the "
+       "--failed-out rows (default: the column named 'id', if any)", flag="--id-column"),
     _P(
         "log_format",
         "str",
@@ -315,6 +317,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         report=Path(given["report"] or output.with_name(output.name + ".report.json")),
         targets=targets,
         columns=tuple(given["columns"] or ()),
+        id_columns=tuple(given["id_columns"] or ()),
         model=given["model"],
         source_lang=_source(given["source_lang"]),
         style=given["style"],

@@ -11,17 +11,15 @@ how into the report, records the glossary entries applied, and writes
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import polars as pl
 
 from .cells import CellPlan, TermsFor
 from .checkpoint import Checkpoint
 from .config import Job
+from .formats import Table, TableWriter, write_frame
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
-from .reader import Table
 from .report import Report
-from .writer import TableWriter, write_frame
 
 __all__ = ["BLOCK_ROWS", "write_outputs"]
 
@@ -57,7 +55,7 @@ def write_outputs(
             if results is None:
                 out.write(rows, pl.DataFrame())
                 continue
-            failed.append(_failed(cells, results, missing, start))
+            failed.append(_failed(cells, results, missing, start, rows))
             flags.update(_flag_counts(cells, results))
             terms = _applied_terms(cells, names, terms_for)
             if job.layout == "long":
@@ -88,9 +86,21 @@ def _translated_columns(job: Job, plan: CellPlan) -> list[str]:
     return [f"{column}_{lang}" for column, lang in plan.pairs]
 
 
-def _failed(cells: CellPlan, results: pl.DataFrame, missing: str, start: int) -> pl.DataFrame:
+def _failed(
+    cells: CellPlan, results: pl.DataFrame, missing: str, start: int, rows: Table
+) -> pl.DataFrame:
+    """The failed cells of a block: the input's id columns, then ``row`` (0-based) and more."""
     failed = failed_cells(cells.pairs, cells.keys, results, missing=missing)
-    return failed.with_columns(pl.col("row") + start) if failed.width else failed
+    if not failed.width:
+        return failed
+    failed = failed.with_columns(pl.col("row") + start)
+    if not rows.ids:
+        return failed
+    taken = set(failed.columns)
+    ids = pl.DataFrame(  # Series, not names: an id column named "*" is not a pattern
+        [rows.frame.get_column(n).alias(f"input_{n}" if n in taken else n) for n in rows.ids]
+    )
+    return pl.concat([ids[failed["row"] - start], failed], how="horizontal")
 
 
 def _applied_terms(
@@ -148,6 +158,4 @@ def _long(
         parts.append(added.with_columns(pl.lit(lang).alias("mt_lang")))
     order = [j * rows + i for i in range(rows) for j in range(len(langs))]
     added = pl.concat(parts)[order]
-    repeat = [i for i in range(rows) for _ in langs]
-    raw = table.raw_lines[repeat] if table.raw_lines is not None else None
-    return replace(table, frame=table.frame[repeat], raw_lines=raw), added
+    return table.take([i for i in range(rows) for _ in langs]), added

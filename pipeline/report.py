@@ -49,6 +49,8 @@ class Report:
     wall_seconds: float = 0.0
     stopped: str | None = None  # "budget", "interrupted"
     not_sent: int = 0  # cells left unsent when the run stopped (not counted as new or failed)
+    rejected: int = 0  # input lines skipped as bad (--skip-bad-lines)
+    rejected_lines: list[int] = field(default_factory=list)  # their line numbers
     exit_code: int = 0
 
     def settle(self) -> None:
@@ -80,8 +82,18 @@ class Report:
             f"mtpipe: {self.translated}/{self.cells} cells translated "
             f"({self.reused} reused, {self.new} new, {self.failed} failed{unsent}) in "
             f"{self.requests} requests; {self.prompt_tokens}+{self.completion_tokens} tokens "
-            f"billed (~${self.cost_usd:.4f}); {self.wall_seconds:.1f}s{stopped} -> {self.output}"
+            f"billed (~${self.cost_usd:.4f}); {self.wall_seconds:.1f}s{stopped}"
+            f"{self._skipped()} -> {self.output}"
         )
+
+    def _skipped(self) -> str:
+        """``; 2 bad lines skipped (lines 2, 5)``: the first ten line numbers."""
+        if not self.rejected:
+            return ""
+        lines = ", ".join(map(str, self.rejected_lines[:10]))
+        more = ", ..." if self.rejected > 10 else ""
+        plural = "s" if self.rejected != 1 else ""
+        return f"; {self.rejected} bad line{plural} skipped (line{plural} {lines}{more})"
 
 
 def write_report(report: Report, path: Path) -> None:

@@ -30,13 +30,13 @@ from .checkpoint import Checkpoint
 from .client import Client, RetryPolicy, make_session
 from .config import MODELS, Job, cost_usd, model_info
 from .errors import OutputError, UsageError
+from .formats import ReadOptions, Table, sink_for, source_for
 from .glossary import load_glossary, load_memory
 from .models import Outcome, Request, Result, Settings, Status
 from .output import write_outputs
 from .pacing import Pacer, Quota
 from .planner import Chunking, Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
-from .reader import Table, detect_format, read_table
 from .report import Events, Report, write_report
 from .review import Reviewer
 from .runlock import RunLock
@@ -84,6 +84,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     _check_output_dir(job.output, job.output_format)
     table = _read(job)
+    report.rejected, report.rejected_lines = len(table.rejected), list(table.rejected)
     settings, context = _settings(job, table)
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
@@ -116,20 +117,20 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
 
 
 def _read(job: Job) -> Table:
-    return read_table(
-        job.input,
-        format=job.input_format,
-        columns=job.columns,
+    options = ReadOptions(
+        columns=tuple(job.columns),
+        ids=job.id_columns,
         delimiter=job.delimiter,
         encoding=job.encoding,
         skip_bad_lines=job.skip_bad_lines,
         rejects=job.rejects if job.skip_bad_lines else None,
     )
+    return source_for(job.input, job.input_format).read(job.input, options)
 
 
 def _check_output_dir(output: Path, output_format: str | None) -> None:
     """Fail before spending anything when the output cannot be written."""
-    detect_format(output, output_format)
+    sink_for(output, output_format)  # an output format mtpipe cannot write: refused now
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline import runner
+from pipeline.formats import read_table
 from pipeline.options import build_job
-from pipeline.reader import read_table
 from pipeline.report import Events
 from pipeline.sim import SimConfig, SimThread
 from tests.conftest import Sim, mtpipe

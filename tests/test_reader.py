@@ -1,4 +1,4 @@
-"""Tests for pipeline.reader: every format, every rule, on real files in tmp_path."""
+"""Reading tables (pipeline.formats): every format, every rule, on real files in tmp_path."""
 
 from __future__ import annotations
 
@@ -12,12 +12,20 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipeline.errors import InputError, OutputError, UsageError
-from pipeline.reader import FORMATS, Table, detect_format, read_table
+from pipeline.formats import FORMATS, Table, detect_format, read_table
+from pipeline.formats.csv import Delimited
+from pipeline.formats.jsonl import Lines
 
 
 def write(path: Path, data: str | bytes) -> Path:
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
+
+
+def delimiter(table: Table) -> str:
+    """The delimiter a CSV or TSV table was read with: kept for its sink, in ``native``."""
+    assert isinstance(table.native, Delimited)
+    return table.native.delimiter
 
 
 def cells(table: Table) -> list[dict[str, object]]:
@@ -45,8 +53,8 @@ def test_detect_format_from_extension(name: str, fmt: str) -> None:
 
 
 def test_detect_format_unknown_extension_suggests_format_option() -> None:
-    with pytest.raises(UsageError, match=r"data\.xlsx: .*'\.xlsx'.*--format"):
-        detect_format(Path("data.xlsx"))
+    with pytest.raises(UsageError, match=r"data\.docx: .*'\.docx' \(known: \.csv, .*--format"):
+        detect_format(Path("data.docx"))
 
 
 def test_detect_format_json_only_when_explicit() -> None:
@@ -57,7 +65,7 @@ def test_detect_format_json_only_when_explicit() -> None:
 
 def test_detect_format_explicit_wins_and_unknown_is_refused() -> None:
     assert detect_format(Path("data.txt"), "TSV") == "tsv"
-    assert set(FORMATS) == {"csv", "tsv", "parquet", "jsonl"}
+    assert set(FORMATS) == {"csv", "tsv", "parquet", "jsonl", "xlsx"}
     with pytest.raises(UsageError, match="unknown format 'xls'"):
         detect_format(Path("data.csv"), "xls")
 
@@ -91,13 +99,13 @@ def test_csv_quoted_commas_doubled_quotes_and_newlines(tmp_path: Path) -> None:
 def test_csv_delimiter_is_sniffed_from_the_header(tmp_path: Path, sep: str) -> None:
     data = f'id{sep}text\n1{sep}"a, b; c|d"\n'
     table = read_table(write(tmp_path / "a.csv", data))
-    assert table.delimiter == sep
+    assert delimiter(table) == sep
     assert cells(table) == [{"id": "1", "text": "a, b; c|d"}]
 
 
 def test_csv_sniffing_ignores_delimiters_inside_quoted_header_names(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "a.csv", '"a;b;c",text\n1,x\n'))
-    assert table.delimiter == ","
+    assert delimiter(table) == ","
     assert table.frame.columns == ["a;b;c", "text"]
 
 
@@ -113,7 +121,7 @@ def test_delimiter_must_be_one_character(tmp_path: Path) -> None:
 
 def test_tsv_extension_reads_tabs(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "a.tsv", "id\ttext\n1\ta,b;c\n"))
-    assert (table.format, table.delimiter) == ("tsv", "\t")
+    assert (table.format, delimiter(table)) == ("tsv", "\t")
     assert cells(table) == [{"id": "1", "text": "a,b;c"}]
 
 
@@ -142,6 +150,17 @@ def test_csv_empty_field_reads_as_null_and_quoted_empty_as_empty(tmp_path: Path)
     ]
 
 
+def test_csv_blank_lines_are_not_records_but_empty_fields_are(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path / "a.csv", 'id,text\n\n1,a\n,\n\r\n2,"\n\nb"\n\n'))
+    assert cells(table) == [
+        {"id": "1", "text": "a"},
+        {"id": None, "text": None},  # "," is a record of two empty fields
+        {"id": "2", "text": "\n\nb"},
+    ]
+    one = read_table(write(tmp_path / "one.csv", "text\na\n\nb\n"))
+    assert one.texts("text").to_list() == ["a", None, "b"]  # one column: an empty cell
+
+
 def test_csv_header_names_with_doubled_quotes_are_unescaped(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "a.csv", '"say ""hi""","a\nb",text\n1,2,3\n'))
     assert table.frame.columns == ['say "hi"', "a\nb", "text"]
@@ -153,7 +172,7 @@ def test_csv_duplicate_header_names_are_made_unique(tmp_path: Path) -> None:
 
 
 def test_csv_row_with_too_many_fields_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"a\.csv: cannot read as csv .*--delimiter"):
+    with pytest.raises(InputError, match=r"a\.csv: line 2 has 3 fields, the header has 2; fix"):
         read_table(write(tmp_path / "a.csv", "id,text\n1,a,b\n"))
 
 
@@ -178,7 +197,7 @@ def test_latin1_with_encoding(tmp_path: Path) -> None:
     path = write(tmp_path / "a.csv", "id;text\n1;café\n".encode("latin-1"))
     table = read_table(path, encoding="latin-1")
     assert cells(table) == [{"id": "1", "text": "café"}]
-    assert table.delimiter == ";"
+    assert delimiter(table) == ";"
 
 
 def test_cp1252_with_encoding(tmp_path: Path) -> None:
@@ -204,10 +223,15 @@ def test_header_only_file_gives_zero_rows(tmp_path: Path) -> None:
     assert table.texts("text").to_list() == []
 
 
-@pytest.mark.parametrize("name", ["a.csv", "a.tsv", "a.jsonl", "a.parquet"])
+@pytest.mark.parametrize("name", ["a.csv", "a.tsv", "a.jsonl", "a.parquet", "a.xlsx"])
 def test_a_zero_byte_file_is_an_input_error(tmp_path: Path, name: str) -> None:
     with pytest.raises(InputError, match=r"file is empty \(0 bytes\)"):
         read_table(write(tmp_path / name, b""))
+
+
+def test_file_of_blank_lines_with_requested_columns_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"a\.csv is empty: no header row"):
+        read_table(write(tmp_path / "a.csv", b"\n\n"), columns=["text"])
 
 
 def test_csv_rows_keep_their_order(tmp_path: Path) -> None:
@@ -354,8 +378,8 @@ def test_jsonl_key_with_a_dot_is_found_before_nesting(tmp_path: Path) -> None:
 def test_jsonl_raw_lines_are_verbatim_and_blank_lines_skipped(tmp_path: Path) -> None:
     data = '{"text": "a",  "f": 1.0e5}\r\n\n   \n{"text":"\\u00e9"}\n'
     table = read_table(write(tmp_path / "a.jsonl", data))
-    assert table.raw_lines is not None
-    assert table.raw_lines.to_list() == ['{"text": "a",  "f": 1.0e5}', '{"text":"\\u00e9"}']
+    assert isinstance(table.native, Lines)
+    assert table.native.raw.to_list() == ['{"text": "a",  "f": 1.0e5}', '{"text":"\\u00e9"}']
     assert table.texts("text").to_list() == ["a", "é"]
 
 

@@ -1,4 +1,4 @@
-"""Tests for pipeline.writer: formats, exact pass-through, formula escaping, atomicity."""
+"""Writing tables (pipeline.formats): formats, exact pass-through, formulas, atomicity."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from pipeline.errors import OutputError, PipelineError, UsageError
+from pipeline.formats import Table, TableWriter, read_table, write_table
 from pipeline.options import output_path_for
-from pipeline.reader import Table, read_table
-from pipeline.writer import TableWriter, write_table
 
 NONE = pl.DataFrame()
 HOSTILE = [
@@ -85,7 +84,7 @@ def test_added_height_must_match(tmp_path: Path) -> None:
 def test_unknown_output_extension_is_a_usage_error(tmp_path: Path) -> None:
     table = read_table(write(tmp_path / "a.csv", "text\na\n"))
     with pytest.raises(UsageError, match="--format"):
-        write_table(table, NONE, tmp_path / "out.xlsx")
+        write_table(table, NONE, tmp_path / "out.docx")
 
 
 # -- atomic writes -----------------------------------------------------------
