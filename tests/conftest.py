@@ -13,11 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from pipeline.sim import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
+
+# No timed assertions in tests: hypothesis' per-example deadline fails a test on a
+# slow first call (an import, a loaded machine), so it is off for every test.
+settings.register_profile("mtpipe", deadline=None)
+settings.load_profile("mtpipe")
 
 
 @pytest.fixture
