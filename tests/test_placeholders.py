@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.formats.catalog import CatalogError
 from pipeline.placeholders import parse, spans, translatable
 from pipeline.qa import check, placeholders
 from pipeline.sim.pseudo import corrupt, pseudo_translate
@@ -96,3 +99,101 @@ def test_one_echo_rule_for_qa_and_the_simulator(text: str, has_word: bool) -> No
     assert translatable(parse(text).prose) is has_word
     assert ("echo" in check(text, text, target_lang="de")) is has_word
     assert (corrupt(text, "German", "echo") is not None) is has_word
+
+
+# --- the placeholders of localization formats (issue 14) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "token"),
+    [
+        ("Hello %1$s, you have %2$d new", "%1$s"),  # Android, gettext c-format
+        ("%@ liked your photo", "%@"),  # Apple
+        ("%1$@ invited %2$@", "%1$@"),
+        ("%lld files left", "%lld"),
+        ("Welcome back, {{name}}!", "{{name}}"),  # i18next
+        ("Hi {name}, see {count, number} items", "{count, number}"),  # ICU simple argument
+        ('Open <x id="1"/> now', '<x id="1"/>'),  # XLIFF 1.2 inline codes
+        ('Press <g id="2">Save</g> here', '<g id="2">'),
+        ('A <bx id="3"/>bold<ex id="4"/> word', '<ex id="4"/>'),
+        ('Line<ph id="5"><br/></ph>break', '<ph id="5"><br/></ph>'),  # native code, whole
+        ('Click <pc id="1" dataRefStart="d1">here</pc>', "</pc>"),  # XLIFF 2.0
+        ('Photo <ph id="2" disp="{img}"/> taken', '<ph id="2" disp="{img}"/>'),
+        ('Saved <xliff:g id="count" example="3">%1$d</xliff:g> files', "</xliff:g>"),  # Android
+        ("The payee <1>{payeeNamesList}</1> is due", "<1>"),  # react-i18next Trans
+    ],
+)
+def test_format_placeholders_are_protected_and_checked(source: str, token: str) -> None:
+    found = placeholders(source)
+    assert any(token in kept for kept in found), (token, found)
+    answer = pseudo_translate(source, "German")
+    assert check(source, answer, target_lang="German") == ()
+    dropped = answer.replace(token, "", 1)
+    assert "placeholders" in check(source, dropped, target_lang="German"), dropped
+    altered = answer.replace(token, token.replace("1", "7").replace("@", "s").replace("d", "x"), 1)
+    if altered != answer:
+        assert "placeholders" in check(source, altered, target_lang="German"), altered
+
+
+def test_an_icu_plural_keeps_its_skeleton_and_hash() -> None:
+    source = "{count, plural, one {# file in {folder}} other {# files in {folder}}}"
+    answer = pseudo_translate(source, "Russian")
+    assert check(source, answer, target_lang="Russian") == ()
+    edits = [("plural", "plurals"), ("#", ""), ("other", "others"), ("{folder}", "{ordner}")]
+    for old, new in edits:
+        broken = answer.replace(old, new, 1)
+        assert "placeholders" in check(source, broken, target_lang="Russian"), broken
+
+
+def test_the_content_of_a_whole_element_may_not_be_translated() -> None:
+    # Android writes <xliff:g> back only if it is unchanged; XLIFF <ph> holds native code
+    source = 'Call <xliff:g id="name" example="Bob">%1$s</xliff:g> <ph id="1">[img]</ph> now'
+    answer = pseudo_translate(source, "de")
+    assert '<xliff:g id="name" example="Bob">%1$s</xliff:g>' in answer and "[img]" in answer
+    changed = answer.replace("[img]", "[bild]")
+    assert check(source, changed, target_lang="de") == ("placeholders",)
+
+
+def _catalog_formats() -> dict[str, object]:
+    from pipeline.formats import android, apple, arb, i18next, xcstrings, xliff
+
+    strings, json = apple.StringsFormat(), i18next.I18nextFormat()
+    return {".xml": android.FORMAT, ".xlf": xliff.FORMAT, ".xliff": xliff.FORMAT,
+            ".xlf2": xliff.FORMAT, ".strings": strings, ".xcstrings": xcstrings.XcstringsFormat(),
+            ".arb": arb.ArbFormat(), ".json": json}  # fmt: skip
+
+
+L10N = Path(__file__).parent / "data" / "l10n"
+CATALOGS = sorted(p for p in L10N.rglob("*") if p.suffix in _catalog_formats())
+
+
+def _check_catalog(path: Path) -> int:
+    """Check every message of the catalog at ``path``; the number of spans checked."""
+    fmt: Any = _catalog_formats()[path.suffix]
+    try:
+        catalog = fmt.parse(path.read_bytes(), path)
+    except CatalogError:  # the format's own business (and its own tests)
+        return 0
+    checked = 0
+    for message in fmt.messages(catalog, "de", None):
+        answer = pseudo_translate(message.text, "German")
+        assert "placeholders" not in check(message.text, answer, target_lang="de"), message
+        for span in message.placeholders:
+            checked += 1
+            assert span in answer, (span, answer)
+            dropped = answer.replace(span, "", 1)
+            flags = check(message.text, dropped, target_lang="de")
+            assert "placeholders" in flags, (span, message.text)
+    return checked
+
+
+@pytest.mark.parametrize("path", CATALOGS, ids=lambda p: str(p.relative_to(L10N)))
+def test_every_placeholder_a_catalog_protects_is_checked_by_qa(path: Path) -> None:
+    """Each span a format lists in ``Message.placeholders`` (the spans it protects on
+    writing) is a QA token: the simulator keeps it, and dropping it is flagged."""
+    _check_catalog(path)
+
+
+def test_the_real_catalogs_protect_hundreds_of_placeholders() -> None:
+    assert len(CATALOGS) >= 25
+    assert sum(map(_check_catalog, CATALOGS)) > 800  # 915 today (PO not counted yet)
