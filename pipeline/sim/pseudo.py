@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from ..config import LANGUAGES
@@ -219,7 +220,9 @@ def _broken_placeholder(text: str, target_lang: str, terms: Terms, pick: int) ->
     new = _altered(token, span.kind)
     if not (answer[:start] + new + answer[end:]).strip():  # dropped the only content
         new = _TRANSFORMS["latin"](token)  # "translated" it instead
-    return None if new == token else answer[:start] + new + answer[end:]
+    wrong = answer[:start] + new + answer[end:]
+    # a comment's text is free: "translating" a text that is one comment breaks nothing
+    return None if Counter(parse(wrong).tokens) == Counter(parse(answer).tokens) else wrong
 
 
 def _echo(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
@@ -259,7 +262,8 @@ def corrupt(
 
         placeholders  one protected token of the answer altered (``%(name)s`` ->
                       ``%(ñáḿé)s``, ``plural`` -> ``pluriel``) or dropped (``{count}``,
-                      ``<b>``): the ``pick``-th, modulo their number; None without one
+                      ``<b>``): the ``pick``-th, modulo their number; None without one (or when
+                      the break would not change the tokens QA compares)
         echo          ``text`` itself; None unless QA would flag it: a word to translate
                       outside its tokens (``placeholders.translatable``)
         dropterms     the answer without the glossary ``terms``; None if they change nothing
