@@ -17,15 +17,13 @@ checks that failed, in ``FLAGS`` order (``()`` when clean):
     script        no letter of the target's script among the translated letters
                   (judged on 3+ letters outside protected tokens)
 
-Protected tokens (``placeholders``): printf (``%s``, ``%(name)s``, ``%1$s``,
-``%%``), braces (``{name}``, ``{0}``, ``{name:fmt}``, ``{{var}}``), URLs, e-mail
-addresses, Markdown code spans, entities and HTML/XML tags, compared as their
-whole text except the values of ``title``/``alt`` (translatable: only their
-placeholders count) and the text of comments.  An ICU ``plural``/``select``/
-``selectordinal`` argument is reduced to its skeleton, recursively:
-``{count, plural,`` ``one{`` ... ``}`` ``other{`` ... ``}`` ``}``, plus ``#``
-inside plural cases; the case messages are translatable text.  White space
-inside the skeleton is not significant.
+Protected tokens (``placeholders``) are those of the one placeholder grammar,
+``placeholders.py``, which the simulator's pseudo-translation keeps too: printf
+(``%s``, ``%(name)s``, ``%1$s``, ``%lld``, ``%@``, ``%1$@``, ``%%``), braces (``{name}``,
+``{0}``, ``{name:fmt}``, ``{{var}}``), ICU arguments as their skeleton (the case
+messages are translatable text), URLs, e-mail addresses, Markdown code spans and
+fenced blocks, entities, HTML/XML tags (XLIFF inline codes, react-i18next ``<1>``),
+elements kept whole (Android ``<xliff:g>``, XLIFF ``<ph>``...) and ``[[name]]`` markers.
 """
 
 from __future__ import annotations
@@ -37,40 +35,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import resolve_language
+from .placeholders import UNSPACED, parse, translatable
 
 __all__ = ["FLAGS", "check", "missing_placeholders", "placeholders", "prose"]
 
 FLAGS = ("echo", "empty", "length_ratio", "placeholders", "glossary", "script")
 
-_SPECIAL = re.compile(r"[%{<&@`]|://|www\.")  # no match: the text has no protected token
-_TOKEN = re.compile(
-    r"""(?P<url>\b(?:https?|ftp)://[^\s<>"'`]*[^\s<>"'`.,;:!?)\]}]|\bwww\.[\w-]+\.[^\s<>"'`]*\w)
-    |(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
-    |(?P<code>``[^\n]+?``|`[^`\n]+`)
-    |(?P<tag><!--.*?-->|</?[A-Za-z][\w:.-]*(?:\s[^<>\n]*)?/?>)
-    |(?P<entity>&(?:[A-Za-z][A-Za-z0-9]*|\#[0-9]+|\#[xX][0-9A-Fa-f]+);)
-    |(?P<printf>%(?:\([^()\s]+\))?(?:[0-9]+\$)?[-+\#0]*(?:[0-9]+|\*)?(?:\.[0-9]+)?[hlLqjzt]*[sdifFeEgGxXocrabu%@])
-    |(?P<brace>\{)""",
-    re.VERBOSE | re.DOTALL,
-)
-_BRACES = re.compile(r"[{}]")
-# {name} {0} {} {name:fmt} {name!r} {n, number} {d, date, short} {{var}}: one token, exact.
-_SIMPLE_BRACE = re.compile(
-    r"\{(?:\s*[\w.\[\]-]*\s*(?:![rsa])?(?::[^{}\n]*)?|\s*[\w.]+\s*,\s*\w+\s*(?:,[^{}\n]*)?"
-    r"|\{[^{}\n]*\})\}"
-)
-_ICU_HEAD = re.compile(r"\s*([\w.]+)\s*,\s*(plural|selectordinal|select)\s*,")
-_ICU_CASE = re.compile(r"\s*(?:offset:\s*(\d+)\s*)?(=\d+|[\w-]+)\s*\{")
-_TRANSLATABLE_ATTR = re.compile(r"""(\s(?:title|alt)\s*=\s*)("[^"]*"|'[^']*')""", re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]{2,}")  # a run of 2+ letters
 _THREE_LETTERS = re.compile(r"[^\W\d_](?:[\W\d_]*[^\W\d_]){2}")
-# Scripts written without spaces between words: no word boundary.  A pattern, compiled
-# on first use (re's cache): compiling a class this wide costs ~3 ms at every start.
-_UNSPACED = (
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7af\uf900-\ufaff]"
-)
-
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _SCRIPTS = {
     "latin": "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff",
@@ -131,7 +102,7 @@ def _same_language(source_lang: str, target_lang: str) -> bool:
 
 
 def _needs_boundary(char: str) -> bool:
-    return (char.isalnum() or char == "_") and re.match(_UNSPACED, char) is None
+    return (char.isalnum() or char == "_") and re.match(UNSPACED, char) is None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -146,111 +117,13 @@ def _term_pattern(term: str) -> re.Pattern[str]:
 
 # --- protected tokens ------------------------------------------------------------------
 
-
-def _brace_end(text: str, start: int, end: int) -> int:
-    """Index just past the brace closing the one at ``start`` (before ``end``); -1 if none."""
-    depth = 0
-    for brace in _BRACES.finditer(text, start, end):
-        depth += 1 if brace.group() == "{" else -1
-        if depth == 0:
-            return brace.end()
-    return -1
-
-
-_Acc = tuple[list[str], list[str]]  # (tokens, prose) being collected
-
-
-def _gap(text: str, acc: _Acc, plural: bool) -> None:
-    """Translatable text between tokens; ``#`` is the number inside a plural case."""
-    tokens, prose = acc
-    if plural and "#" in text:
-        tokens.extend("#" * text.count("#"))
-        text = text.replace("#", " ")
-    prose.append(text)
-
-
-def _tag(tag: str, tokens: list[str]) -> str:
-    """The tag as compared: ``title``/``alt`` values blanked, their placeholders kept;
-    a comment's text is free (a note to translators may be translated or not)."""
-    if tag.startswith("<!--"):
-        return "<!--…-->"
-    lowered = tag.lower()
-    if "title" not in lowered and "alt" not in lowered:
-        return tag
-
-    def blank(match: re.Match[str]) -> str:
-        value = match.group(2)
-        _walk(value, 1, len(value) - 1, (tokens, []), False)
-        return match.group(1) + '"…"'
-
-    return _TRANSLATABLE_ATTR.sub(blank, tag)
-
-
-def _icu(text: str, head: re.Match[str], close: int, acc: _Acc, plural: bool) -> None:
-    """An ICU plural/select argument from ``head`` to ``close``: its skeleton as tokens."""
-    tokens = acc[0]
-    tokens.append(f"{{{head.group(1)}, {head.group(2)},")
-    plural = plural or head.group(2) != "select"  # "#" is the number of the nearest plural
-    pos, last = head.end(), close - 1
-    while (case := _ICU_CASE.match(text, pos, last)) is not None:
-        end = _brace_end(text, case.end() - 1, last)
-        if end < 0:
-            break
-        if case.group(1) is not None:
-            tokens.append(f"offset:{case.group(1)}")
-        tokens.append(case.group(2) + "{")
-        _walk(text, case.end(), end - 1, acc, plural)
-        tokens.append("}")
-        pos = end
-    if rest := text[pos:last].strip():  # not ICU after all: compare what is left exactly
-        tokens.append(rest)
-    tokens.append("}")
-
-
-def _brace(text: str, start: int, close: int, acc: _Acc, plural: bool) -> None:
-    tokens = acc[0]
-    group = text[start:close]
-    if _SIMPLE_BRACE.fullmatch(group):
-        tokens.append(group)
-    elif (head := _ICU_HEAD.match(text, start + 1, close)) is not None:
-        _icu(text, head, close, acc, plural)
-    else:  # braces around text: the braces are kept, the text inside is translated
-        tokens.append("{")
-        _walk(text, start + 1, close - 1, acc, plural)
-        tokens.append("}")
-
-
-def _walk(text: str, pos: int, end: int, acc: _Acc, plural: bool) -> None:
-    """Collect the protected tokens of ``text[pos:end]`` and the translatable rest in ``acc``."""
-    while (match := _TOKEN.search(text, pos, end)) is not None:
-        start = match.start()
-        _gap(text[pos:start], acc, plural)
-        if match.lastgroup == "brace":
-            close = _brace_end(text, start, end)
-            if close < 0:  # a lone "{" is punctuation
-                _gap("{", acc, plural)
-                pos = start + 1
-                continue
-            _brace(text, start, close, acc, plural)
-            pos = close
-        else:
-            token = match.group()
-            acc[0].append(_tag(token, acc[0]) if match.lastgroup == "tag" else token)
-            pos = match.end()
-    _gap(text[pos:end], acc, plural)
-
-
 _NONE: Counter[str] = Counter()  # shared, never mutated
 
 
 def _scan(text: str) -> tuple[Counter[str], str]:
     """(protected tokens, the translatable rest with each token replaced by a space)."""
-    if _SPECIAL.search(text) is None:
-        return _NONE, text
-    tokens: list[str] = []
-    prose: list[str] = []
-    _walk(text, 0, len(text), (tokens, prose), False)
-    return Counter(tokens), " ".join(prose)
+    parsed = parse(text)
+    return (Counter(parsed.tokens) if parsed.tokens else _NONE), parsed.prose
 
 
 _scan_short = functools.lru_cache(maxsize=4096)(_scan)
@@ -280,18 +153,10 @@ def missing_placeholders(source: str, translation: str) -> list[str]:
 # --- the checks -----------------------------------------------------------------------
 
 
-def _translatable(prose: str) -> bool:
-    """A word to translate: 2+ letters not all capitals (acronyms such as URL, SKU, UTC
-    stay as they are), or any letter of a script written without spaces."""
-    if any(not word.isupper() for word in _WORD.findall(prose)):
-        return True
-    return re.search(_UNSPACED, prose) is not None
-
-
 def _echo(source: str, translation: str, prose: str) -> bool:
     if translation.strip().casefold() != source.strip().casefold():
         return False
-    return _translatable(prose)
+    return translatable(prose)
 
 
 def _length_off(source: str, translation: str, target: _Target) -> bool:

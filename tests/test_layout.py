@@ -14,6 +14,7 @@ PACKAGE = ROOT / "pipeline"
 LAYERS = {
     "errors": 0,
     "models": 0,
+    "placeholders": 0,  # the one placeholder grammar: qa and sim/pseudo import it
     "config": 1,
     "prompts": 2,
     "client": 2,

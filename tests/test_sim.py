@@ -580,8 +580,13 @@ def test_every_corruption_of_the_corpus_is_a_fault_qa_flags(lang: str) -> None:
 
 
 def test_corrupt_refuses_what_cannot_show_the_fault() -> None:
-    for text in ("OK", "Yes", "%(count)s / %(total)s", "{count}", "42", "Café"):
+    for text in ("OK", "URL", "%(count)s / %(total)s", "{count}", "42", "[[sim:flaky]]"):
         assert corrupt(text, "German", "echo") is None, text
+    # echoed exactly when QA flags an echo: a word of 2+ letters not all capitals (the
+    # simulator once asked for 4+ ASCII letters, so "No" or "Café" were never echoed)
+    for text in ("No", "Yes", "Café", "保存", "by %(user)s"):
+        assert corrupt(text, "German", "echo") == text
+        assert "echo" in check(text, text, target_lang="German"), text
     for text in ("OK", "Café crème", "%(name)s", "{name} <b>{x}</b>"):
         assert corrupt(text, "German", "script") is None, text
     assert corrupt("Plain words", "German", "placeholders") is None

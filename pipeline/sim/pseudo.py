@@ -4,8 +4,10 @@
 
 Letters become accented Latin (words of 4+ letters about 30% longer) or the
 target's script (Cyrillic, Greek, Arabic, Hebrew, Thai, Devanagari, and one
-character per 1-2 letters for Japanese, Chinese, Korean); placeholders, ICU
-syntax, tags, entities, URLs, e-mail addresses and code are kept byte-exact.
+character per 1-2 letters for Japanese, Chinese, Korean); the protected tokens
+of the one placeholder grammar (``placeholders.py``, the one QA checks:
+placeholders, ICU syntax, tags, entities, URLs, e-mail addresses, code) are
+kept byte-exact.
 Glossary ``terms`` (source, target) are honoured: each whole-word,
 case-insensitive occurrence of a source term outside protected tokens becomes
 the target term, verbatim.
@@ -19,38 +21,18 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from ..config import LANGUAGES
+from ..placeholders import UNSPACED, parse, spans, translatable
 
 __all__ = ["corrupt", "language_name", "pseudo_translate"]
 
-_SPECIAL = re.compile(r"[%{<&@`]|://|\[\[|www\.")
-_PROTECTED = re.compile(
-    r"""(?P<url>\b(?:https?|ftp)://[^\s<>"'`]*[^\s<>"'`.,;:!?)\]}]|\bwww\.[\w-]+\.[^\s<>"'`]*\w)
-    |(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
-    |(?P<code>``[^\n]+?``|`[^`\n]+`)
-    |(?P<tag><!--.*?-->|</?[A-Za-z][\w:.-]*(?:\s[^<>\n]*)?/?>)
-    |(?P<entity>&(?:[A-Za-z][A-Za-z0-9]*|\#[0-9]+|\#[xX][0-9A-Fa-f]+);)
-    |(?P<printf>%(?:\([^()\s]+\))?(?:[0-9]+\$)?[-+\#0]*(?:[0-9]+|\*)?(?:\.[0-9]+)?[hlLqjzt]*[sdifFeEgGxXocrabu%@])
-    |(?P<marker>\[\[sim:[\w-]+\]\])
-    |(?P<brace>\{)""",
-    re.VERBOSE,
-)
-_ICU_HEAD = re.compile(r"\s*[\w.]+\s*,\s*(?:plural|selectordinal|select)\s*,")
-_ICU_CASE = re.compile(r"\s*(?:offset:\s*\d+\s*)?(=\d+|[\w-]+)\s*(?=\{)")
-_SIMPLE_BRACE = re.compile(
-    r"\{(?:\s*[\w.\[\]-]*\s*(?:![rsa])?(?::[^{}]*)?|\s*[\w.]+\s*,\s*\w+\s*(?:,[^{}]*)?|\{[^{}]*\})\}"
-)
 _WORD4 = re.compile(r"[A-Za-z]{4,}")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 _PAIR = re.compile(r"[A-Za-z]{1,2}")
-_BRACES = re.compile(r"[{}]")
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
-_UNSPACED = re.compile(  # scripts written without spaces between words: no word boundary
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7af\uf900-\ufaff]"
-)
 _HELD = re.compile("[\U000f0000-\U000ffffd]")  # a glossary term held out of the transform
 _ICU_KEYWORD = re.compile(r"\b(?:plural|selectordinal|select)\b")
 _RENAMED = {"plural": "pluriel", "selectordinal": "ordinal", "select": "selección"}
@@ -150,7 +132,7 @@ def _term_regex(term: str) -> str:
     """``term`` as a whole word or phrase: any white space between its words."""
     words = term.split()
     edges = (words[0][0], words[-1][-1])
-    bounded = [(c.isalnum() or c == "_") and not _UNSPACED.match(c) for c in edges]
+    bounded = [(c.isalnum() or c == "_") and not re.match(UNSPACED, c) for c in edges]
     body = r"\s+".join(map(re.escape, words))
     return (r"(?<!\w)" if bounded[0] else "") + body + (r"(?!\w)" if bounded[1] else "")
 
@@ -190,86 +172,9 @@ def _with_terms(plain: Gap, terms: Terms) -> Gap:
     return gap
 
 
-def _brace_end(text: str, start: int) -> int:
-    """Index just past the brace that closes the one at ``start``; -1 if unbalanced."""
-    depth = 0
-    for brace in _BRACES.finditer(text, start):
-        depth += 1 if brace.group() == "{" else -1
-        if depth == 0:
-            return brace.end()
-    return -1
-
-
-def _render_icu_cases(cases: str, gap: Gap) -> str:
-    """`` one {# item} other {# items}`` -> selectors kept, case messages translated."""
-    out: list[str] = []
-    pos = 0
-    while (match := _ICU_CASE.match(cases, pos)) is not None:
-        end = _brace_end(cases, match.end())
-        if end < 0:
-            return cases
-        out.append(cases[pos : match.end() + 1])
-        out.append(_render(cases[match.end() + 1 : end - 1], gap) + "}")
-        pos = end
-    return "".join(out) + cases[pos:] if not cases[pos:].strip() else cases
-
-
-def _render_brace(group: str, gap: Gap) -> str:
-    if _SIMPLE_BRACE.fullmatch(group):
-        return group
-    head = _ICU_HEAD.match(group, 1)
-    if head is not None:
-        return group[: head.end()] + _render_icu_cases(group[head.end() : -1], gap) + "}"
-    return "{" + _render(group[1:-1], gap) + "}"
-
-
-_Span = tuple[int, int, str]  # start, end, kind: a _PROTECTED group, or "lone" for a lone "{"
-
-
-def _spans(text: str) -> list[_Span]:
-    """The protected tokens of ``text``, outermost only: a brace group up to its closing brace."""
-    spans: list[_Span] = []
-    pos = 0
-    while (match := _PROTECTED.search(text, pos)) is not None:
-        start, end, kind = match.start(), match.end(), match.lastgroup or ""
-        if kind == "brace":
-            end = _brace_end(text, start)
-            if end < 0:
-                end, kind = start + 1, "lone"
-        spans.append((start, end, kind))
-        pos = end
-    return spans
-
-
-def _render(text: str, gap: Gap) -> str:
-    """Translate one line (or fence-free text): protected tokens kept, the rest transformed."""
-    if _SPECIAL.search(text) is None:
-        return gap(text)
-    out: list[str] = []
-    pos = 0
-    for start, end, kind in _spans(text):
-        if kind == "lone":  # a lone "{" is punctuation, translated with the text before it
-            out.append(gap(text[pos:end]))
-        else:
-            token = text[start:end]
-            out.append(gap(text[pos:start]))
-            out.append(_render_brace(token, gap) if kind == "brace" else token)
-        pos = end
-    out.append(gap(text[pos:]))
-    return "".join(out)
-
-
 def _translate(text: str, gap: Gap) -> str:
-    if "```" not in text and "~~~" not in text:
-        return _render(text, gap)
-    lines = text.split("\n")
-    fenced = False
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
-        elif not fenced:
-            lines[i] = _render(line, gap)
-    return "\n".join(lines)
+    """``text`` with its protected pieces kept and its prose through ``gap``."""
+    return "".join(gap(p.text) if not p.kind else p.text for p in parse(text).pieces)
 
 
 def _script(target_lang: str) -> str:
@@ -292,16 +197,6 @@ def pseudo_translate(text: str, target_lang: str, *, terms: Terms = ()) -> str:
 # --- wrong answers, for QA tests -----------------------------------------------------------
 
 
-def _outside(text: str) -> str:
-    """``text`` with its protected tokens (simulator markers included) blanked out."""
-    pieces, pos = [], 0
-    for start, end, kind in _spans(text) if _SPECIAL.search(text) else ():
-        if kind != "lone":
-            pieces.append(text[pos:start])
-            pos = end
-    return " ".join([*pieces, text[pos:]])
-
-
 def _altered(token: str, kind: str) -> str:
     """A placeholder as a careless translator leaves it: renamed, or (``""``) dropped."""
     if kind == "printf" and token.startswith("%("):
@@ -309,26 +204,29 @@ def _altered(token: str, kind: str) -> str:
         name = _TRANSFORMS["latin"](token[2:close])
         if name != token[2:close]:
             return f"%({name}{token[close:]}"
-    if kind == "brace" and _ICU_HEAD.match(token, 1):
+    if kind == "brace" and parse(token).pieces[0].kind == "icu":
         return _ICU_KEYWORD.sub(lambda m: _RENAMED[m.group()], token, count=1)
     return ""
 
 
 def _broken_placeholder(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
     answer = pseudo_translate(text, target_lang, terms=terms)
-    spans = [span for span in _spans(answer) if span[2] not in ("lone", "marker")]
-    if not spans:
+    found = [span for span in spans(answer) if span.kind != "marker"]
+    if not found:
         return None
-    start, end, kind = spans[pick % len(spans)]
+    span = found[pick % len(found)]
+    start, end = span.start, span.end
     token = answer[start:end]
-    new = _altered(token, kind)
+    new = _altered(token, span.kind)
     if not (answer[:start] + new + answer[end:]).strip():  # dropped the only content
         new = _TRANSFORMS["latin"](token)  # "translated" it instead
-    return None if new == token else answer[:start] + new + answer[end:]
+    wrong = answer[:start] + new + answer[end:]
+    # a comment's text is free: "translating" a text that is one comment breaks nothing
+    return None if Counter(parse(wrong).tokens) == Counter(parse(answer).tokens) else wrong
 
 
 def _echo(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
-    return text if _WORD4.search(_outside(text)) else None
+    return text if translatable(parse(text).prose) else None
 
 
 def _dropped_terms(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
@@ -337,7 +235,7 @@ def _dropped_terms(text: str, target_lang: str, terms: Terms, pick: int) -> str 
 
 
 def _wrong_script(text: str, target_lang: str, terms: Terms, pick: int) -> str | None:
-    letters = [char for char in _outside(text) if char.isalpha()]
+    letters = [char for char in parse(text).prose if char.isalpha()]
     if len(letters) < 3 or not all(char.isascii() for char in letters):
         return None
     wrong = "cyrillic" if _script(target_lang) == "latin" else "latin"
@@ -364,8 +262,10 @@ def corrupt(
 
         placeholders  one protected token of the answer altered (``%(name)s`` ->
                       ``%(ñáḿé)s``, ``plural`` -> ``pluriel``) or dropped (``{count}``,
-                      ``<b>``): the ``pick``-th, modulo their number; None without one
-        echo          ``text`` itself; None unless it has a word of 4+ ASCII letters
+                      ``<b>``): the ``pick``-th, modulo their number; None without one (or when
+                      the break would not change the tokens QA compares)
+        echo          ``text`` itself; None unless QA would flag it: a word to translate
+                      outside its tokens (``placeholders.translatable``)
         dropterms     the answer without the glossary ``terms``; None if they change nothing
         script        the wrong script (Cyrillic for a Latin-script target, else Latin),
                       terms ignored; None unless 3+ letters outside tokens, all ASCII
