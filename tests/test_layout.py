@@ -68,6 +68,7 @@ SUBPACKAGES = {
         "xcstrings",
         "po",
         "po_file",
+        "po_write",
         "xmltext",
         "xliff",
         "xliffdoc",
