@@ -69,6 +69,7 @@ SUBPACKAGES = {
         "po",
         "po_file",
         "po_write",
+        "po_check",
         "xmltext",
         "xliff",
         "xliffdoc",

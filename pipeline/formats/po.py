@@ -36,8 +36,9 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 
 from .catalog import Catalog, CatalogError, CatalogFormat, Message, Target, narrow
-from .po_file import Entry, PoCatalog, parse_po, serialize_po
-from .po_write import Forms, entry_lines, header_text, nplurals, plural_forms
+from .po_check import check
+from .po_file import Entry, PoCatalog, nplurals, parse_po, serialize_po
+from .po_write import Forms, entry_lines, header_text, plural_forms
 
 __all__ = ["FORMAT", "PoFormat", "gettext_language"]
 
@@ -74,7 +75,7 @@ class PoFormat:
     extensions = (".po", ".pot")
 
     def parse(self, data: bytes, path: Path) -> PoCatalog:
-        return parse_po(data, path)
+        return check(parse_po(data, path))
 
     def serialize(self, catalog: Catalog) -> bytes:
         return serialize_po(narrow(catalog, PoCatalog))

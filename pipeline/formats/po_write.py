@@ -19,11 +19,10 @@ import polib
 from babel import UnknownLocaleError
 from babel.messages.plurals import get_plural
 
-from .po_file import Entry, PoCatalog
+from .po_file import Entry, PoCatalog, nplurals
 
 __all__ = ["Forms", "entry_lines", "header_text", "plural_forms", "string_lines"]
 
-_NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
 _LARGE = (1000, 10_000, 100_000, 1_000_000, 2_000_000, 1_000_000_000)
 
 
@@ -37,12 +36,6 @@ class Forms:
     @property
     def count(self) -> int:
         return len(self.examples)
-
-
-def nplurals(value: str | None) -> int | None:
-    """The ``nplurals`` of a ``Plural-Forms`` value (None when absent or ``INTEGER``)."""
-    found = _NPLURALS.search(value or "")
-    return int(found.group(1)) if found else None
 
 
 def plural_forms(lang: str, declared: str | None) -> Forms:
