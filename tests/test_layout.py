@@ -70,6 +70,7 @@ SUBPACKAGES = {
         "po_file",
         "po_write",
         "po_check",
+        "po_plan",
         "stringsdict",
         "xmltext",
         "xliff",

@@ -27,45 +27,18 @@ msgid, msgctxt and msgid_plural). A translation QA flagged is written fuzzy.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
-
+from . import po_plan
 from .catalog import Catalog, CatalogError, CatalogFormat, Message, Target, narrow
 from .po_check import check
 from .po_file import Entry, PoCatalog, nplurals, parse_po, serialize_po
+from .po_plan import Slot, gettext_language
 from .po_write import Forms, entry_lines, header_text, plural_forms
 
 __all__ = ["FORMAT", "PoFormat", "gettext_language"]
-
-_C_FORMAT = re.compile(
-    r"%(?:\d+\$)?[-#+ 0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|t)?[diouxXeEfFgGaAcsp]"
-)
-_PYTHON_FORMAT = re.compile(r"%(?:\([^)]*\))?[-#+ 0]*(?:\d+|\*)?(?:\.\d+)?[diouxXeEfFgGcrsa]")
-_BRACE_FORMAT = re.compile(r"\{[^{}]*\}")
-
-
-def gettext_language(lang: str) -> str:
-    """``pt-BR`` -> ``pt_BR``, ``zh-Hant`` -> ``zh_Hant``: how gettext names a language."""
-    try:
-        return str(Locale.parse(lang, sep="-"))
-    except (ValueError, UnknownLocaleError):
-        return lang.replace("-", "_")
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """One message of the plan: an entry, and for a plural the ``msgstr[index]`` it fills."""
-
-    id: str
-    entry: Entry
-    index: int | None
-    category: str | None
-    count: str
 
 
 class PoFormat:
@@ -88,19 +61,19 @@ class PoFormat:
         forms = plural_forms(lang, old.plural_forms if old else None)
         index = {e.key: e for e in old.entries()} if old else {}
         out = []
-        for slot in _plan(src, lang, forms):
+        for slot in po_plan.plan(src, lang, forms):
             have = index.get(slot.entry.key)
-            current = _current(have, slot)
-            human = have is not None and not have.fuzzy and not _stale(have, slot.entry)
+            current = po_plan.current(have, slot)
+            human = have is not None and not have.fuzzy and not po_plan.stale(have, slot.entry)
             out.append(
                 Message(
                     id=slot.id,
-                    text=_text(slot, forms),
-                    context=_context(slot),
+                    text=po_plan.text(slot, forms),
+                    context=po_plan.context(slot),
                     plural=slot.category,
                     existing=current,
                     keep=human and bool(current) and not overwrite,
-                    placeholders=_placeholders(slot.entry, _text(slot, forms)),
+                    placeholders=po_plan.placeholders(slot.entry, po_plan.text(slot, forms)),
                 )
             )
         return out
@@ -137,80 +110,6 @@ class PoFormat:
         return source_path.parent / f"{name}.po"
 
 
-def _plan(src: PoCatalog, lang: str, forms: Forms) -> list[_Slot]:
-    slots = []
-    for entry in src.entries():
-        base = entry.msgid if entry.msgctxt is None else f"{entry.msgctxt}\x04{entry.msgid}"
-        if not entry.plural:
-            slots.append(_Slot(base, entry, None, None, ""))
-            continue
-        categories = [_category(lang, examples) for examples in forms.examples]
-        for index, examples in enumerate(forms.examples):
-            category = categories[index]
-            tag = category if categories.count(category) == 1 else str(index)
-            count = ", ".join(map(str, examples)) + (", …" if len(examples) == 4 else "")
-            slots.append(_Slot(f"{base}#{tag}", entry, index, category, count))
-    return slots
-
-
-def _category(lang: str, examples: tuple[int, ...]) -> str:
-    """The CLDR category of a form's first count (``other`` when babel has no rules)."""
-    try:
-        rule = Locale.parse(lang.replace("-", "_")).plural_form
-    except (ValueError, UnknownLocaleError):
-        return "other"
-    return str(rule(examples[0])) if examples else "other"
-
-
-def _text(slot: _Slot, forms: Forms) -> str:
-    entry = slot.entry
-    if slot.index is None:
-        return entry.msgid
-    singular = forms.count > 1 and 1 in forms.examples[slot.index]
-    return entry.msgid if singular else entry.msgid_plural
-
-
-def _context(slot: _Slot) -> dict[str, str]:
-    entry = slot.entry
-    context = {"key": entry.msgid}
-    if entry.msgctxt is not None:
-        context["msgctxt"] = entry.msgctxt
-    if entry.comment:
-        context["comment"] = entry.comment
-    if entry.tcomment:
-        context["note"] = entry.tcomment
-    if entry.references:
-        context["references"] = " ".join(entry.references)
-    if flags := [flag for flag in entry.flags if flag != "fuzzy"]:
-        context["flags"] = ", ".join(flags)
-    if slot.category is not None:
-        context |= {"plural": slot.category, "count": slot.count}
-    return context
-
-
-def _placeholders(entry: Entry, text: str) -> tuple[str, ...]:
-    found: list[str] = []
-    if "c-format" in entry.flags:
-        found += _C_FORMAT.findall(text)
-    if "python-format" in entry.flags:
-        found += _PYTHON_FORMAT.findall(text)
-    if "python-brace-format" in entry.flags:
-        found += _BRACE_FORMAT.findall(text)
-    return tuple(found)
-
-
-def _stale(have: Entry, entry: Entry) -> bool:
-    """The target entry was translated from another source (msgid_plural changed)."""
-    return have.plural != entry.plural or have.msgid_plural != entry.msgid_plural
-
-
-def _current(have: Entry | None, slot: _Slot) -> str | None:
-    if have is None or _stale(have, slot.entry):
-        return None
-    at = slot.index or 0
-    return have.msgstr[at] if at < len(have.msgstr) else None
-
-
 class _Render:
     """One target catalog's bytes: the base (existing target, else the source) re-emitted."""
 
@@ -231,7 +130,9 @@ class _Render:
 
     def run(self) -> bytes:
         index = {e.key: e for e in self.old.entries()} if self.old else {}
-        for entry, group in groupby(_plan(self.src, self.lang, self.forms), lambda s: s.entry):
+        for entry, group in groupby(
+            po_plan.plan(self.src, self.lang, self.forms), lambda s: s.entry
+        ):
             slots = list(group)
             if self.old is None:
                 self.edits[self.position[id(entry)]] = self._lines(entry, slots, None)
@@ -244,8 +145,8 @@ class _Render:
         self._header()
         return self._assemble()
 
-    def _lines(self, entry: Entry, slots: list[_Slot], have: Entry | None) -> list[bytes]:
-        if have is not None and _stale(have, entry):
+    def _lines(self, entry: Entry, slots: list[Slot], have: Entry | None) -> list[bytes]:
+        if have is not None and po_plan.stale(have, entry):
             have = None
         texts, review, missing = [], False, False
         for slot in slots:
@@ -254,7 +155,7 @@ class _Render:
                 texts.append(target.text)
                 review = review or target.review
             else:
-                texts.append((_current(have, slot) or "") if have else "")
+                texts.append((po_plan.current(have, slot) or "") if have else "")
                 missing = True
         fuzzy = review or bool(have and have.fuzzy and missing)
         lines_of = have or entry
