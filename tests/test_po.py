@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.formats.catalog import CatalogError
+from pipeline.formats.catalog import CatalogError, Target
 from pipeline.formats.po import FORMAT
 from pipeline.formats.po_file import PoCatalog
 
@@ -172,3 +172,29 @@ def test_the_same_msgid_in_two_contexts_and_an_obsolete_twin_are_not_duplicates(
     catalog = FORMAT.parse((_HEADER + body).encode(), Path("de.po"))
     assert isinstance(catalog, PoCatalog)
     assert [e.msgctxt for e in catalog.entries()] == [None, "m"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(generated=_catalogs(), lang=st.sampled_from(["de", "ja", "ru", "ar"]), choices=st.data())
+def test_any_subset_of_a_generated_catalog_translated_reads_back_exactly(
+    generated: tuple[bytes, list[tuple[str | None, str, tuple[str, ...]]]],
+    lang: str,
+    choices: st.DataObject,
+) -> None:
+    src = FORMAT.parse(generated[0], Path("messages.pot"))
+    target = None
+    expected: dict[str, str] = {}
+    for _round in range(2):  # a new target, then into it as the existing one
+        messages = FORMAT.messages(src, lang, target)
+        chosen = (
+            choices.draw(st.sets(st.sampled_from([m.id for m in messages]))) if messages else set()
+        )
+        translations = {
+            i: Target(choices.draw(_TEXT), review=choices.draw(st.booleans())) for i in chosen
+        }
+        rendered = FORMAT.render(src, lang, target, translations)
+        target = FORMAT.parse(rendered, Path(f"{lang}.po"))
+        assert FORMAT.serialize(target) == rendered
+        expected |= {i: t.text for i, t in translations.items()}
+        again = {m.id: m.existing for m in FORMAT.messages(src, lang, target)}
+        assert {i: again[i] for i in expected} == expected
