@@ -221,3 +221,16 @@ def test_a_translation_the_charset_cannot_hold_is_one_clear_error() -> None:
     first = FORMAT.messages(src, "ja", None)[0]
     with pytest.raises(CatalogError, match=r"cannot hold.*convert it to UTF-8"):
         FORMAT.render(src, "ja", None, {first.id: Target("日本語")})
+
+
+def test_a_source_without_a_header_gets_one_in_its_line_endings() -> None:
+    data = b'#: a.py:1\r\nmsgid "Hi"\r\nmsgstr ""\r\n'
+    rendered = FORMAT.render(_parse(data), "ru", None, {"Hi": Target("Привет")})
+    assert rendered.startswith(
+        b'msgid ""\r\nmsgstr ""\r\n"Language: ru\\n"\r\n'
+        b'"Content-Type: text/plain; charset=UTF-8\\n"\r\n'
+    )
+    assert b"\n" not in rendered.replace(b"\r\n", b"")
+    read = _parse(rendered, "ru.po")
+    assert read.metadata["Language"] == "ru" and read.plural_forms is not None
+    assert read.plural_forms.startswith("nplurals=3;")

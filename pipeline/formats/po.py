@@ -28,6 +28,7 @@ msgid, msgctxt and msgid_plural). A translation QA flagged is written fuzzy.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 
@@ -164,6 +165,8 @@ class _Render:
     def _header(self) -> None:
         header, metadata = self.base.header, self.base.metadata
         changes = {"Language": gettext_language(self.lang)}
+        if header is None:
+            changes["Content-Type"] = "text/plain; charset=UTF-8"
         if self.old is None or nplurals(self.old.plural_forms) is None:
             changes["Plural-Forms"] = self.forms.header
         if "charset=CHARSET" in metadata.get("Content-Type", ""):
@@ -172,7 +175,8 @@ class _Render:
         fuzzy = header is not None and "fuzzy" in header.flags and self.old is not None
         if header is None:
             text = header_text("", changes)
-            lines = entry_lines(_EMPTY, self.base, [text], plural=False, fuzzy=False)
+            empty = replace(_EMPTY, lines=(b'msgid ""' + self.base.newline.encode(),))
+            lines = entry_lines(empty, self.base, [text], plural=False, fuzzy=False)
             self.added.insert(0, lines)  # placed first by _assemble
         elif changes or (self.old is None and "fuzzy" in header.flags):
             text = header_text(header.msgstr[0], changes)
