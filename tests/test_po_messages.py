@@ -234,3 +234,12 @@ def test_a_source_without_a_header_gets_one_in_its_line_endings() -> None:
     read = _parse(rendered, "ru.po")
     assert read.metadata["Language"] == "ru" and read.plural_forms is not None
     assert read.plural_forms.startswith("nplurals=3;")
+
+
+def test_a_literal_percent_or_brace_is_not_a_placeholder() -> None:
+    data = (
+        b'#, c-format\nmsgid "100%%d done: %s"\nmsgstr ""\n\n'
+        b'#, python-brace-format\nmsgid "{{literal}} {name}"\nmsgstr ""\n'
+    )
+    messages = FORMAT.messages(_parse(data), "de", None)
+    assert [m.placeholders for m in messages] == [("%s",), ("{name}",)]

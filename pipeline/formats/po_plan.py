@@ -104,13 +104,14 @@ def context(slot: Slot) -> dict[str, str]:
 
 
 def placeholders(entry: Entry, text: str) -> tuple[str, ...]:
+    """The format specifiers of ``text`` its flags declare (``%%`` and ``{{`` are literals)."""
     found: list[str] = []
     if "c-format" in entry.flags:
-        found += _C_FORMAT.findall(text)
+        found += _C_FORMAT.findall(text.replace("%%", "  "))
     if "python-format" in entry.flags:
-        found += _PYTHON_FORMAT.findall(text)
+        found += _PYTHON_FORMAT.findall(text.replace("%%", "  "))
     if "python-brace-format" in entry.flags:
-        found += _BRACE_FORMAT.findall(text)
+        found += _BRACE_FORMAT.findall(text.replace("{{", "  ").replace("}}", "  "))
     return tuple(found)
 
 
