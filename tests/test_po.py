@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.formats.catalog import CatalogError, Target
 from pipeline.formats.po import FORMAT
 from pipeline.formats.po_file import PoCatalog
 
@@ -127,3 +128,73 @@ def test_target_paths_follow_the_gettext_layouts() -> None:
     assert FORMAT.target_path(Path("locale/en/LC_MESSAGES/django.po"), "pt-BR") == Path(
         "locale/pt_BR/LC_MESSAGES/django.po"
     )
+
+
+_HEADER = 'msgid ""\nmsgstr ""\n"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "words"),
+    [
+        (
+            'msgid "a"\nmsgstr ""\n\n#: x.py:1\nmsgid "a"\nmsgstr ""\n',
+            9,
+            "duplicate msgid 'a', first at line 5",
+        ),
+        (
+            'msgctxt "m"\nmsgid "a"\nmsgstr ""\n\nmsgctxt "m"\nmsgid "a"\nmsgstr ""\n',
+            10,
+            "duplicate msgid 'a' (msgctxt 'm')",
+        ),
+        (
+            'msgid "a"\nmsgid_plural "as"\nmsgstr[0] ""\nmsgstr[1] ""\nmsgstr[2] ""\n',
+            7,
+            "has 3 plural forms but the header's Plural-Forms says nplurals=2",
+        ),
+        ('msgid "a"\nmsgstr "open\n', 6, "unterminated string"),
+        ('msgid "a\nmsgstr ""\n', 5, "unterminated string"),
+        ('msgid "a"\n', 5, "msgid without msgstr"),
+    ],
+)
+def test_a_bad_catalog_names_its_line(body: str, line: int, words: str) -> None:
+    with pytest.raises(CatalogError) as raised:
+        FORMAT.parse((_HEADER + body).encode(), Path("de.po"))
+    message = str(raised.value)
+    assert raised.value.line == line and words in message, message
+    assert message.startswith(f"de.po:{line}: ") and "\n" not in message
+    assert raised.value.exit_code == 2
+
+
+def test_the_same_msgid_in_two_contexts_and_an_obsolete_twin_are_not_duplicates() -> None:
+    body = (
+        'msgid "a"\nmsgstr ""\n\nmsgctxt "m"\nmsgid "a"\nmsgstr ""\n\n#~ msgid "a"\n#~ msgstr "x"\n'
+    )
+    catalog = FORMAT.parse((_HEADER + body).encode(), Path("de.po"))
+    assert isinstance(catalog, PoCatalog)
+    assert [e.msgctxt for e in catalog.entries()] == [None, "m"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(generated=_catalogs(), lang=st.sampled_from(["de", "ja", "ru", "ar"]), choices=st.data())
+def test_any_subset_of_a_generated_catalog_translated_reads_back_exactly(
+    generated: tuple[bytes, list[tuple[str | None, str, tuple[str, ...]]]],
+    lang: str,
+    choices: st.DataObject,
+) -> None:
+    src = FORMAT.parse(generated[0], Path("messages.pot"))
+    target = None
+    expected: dict[str, str] = {}
+    for _round in range(2):  # a new target, then into it as the existing one
+        messages = FORMAT.messages(src, lang, target)
+        chosen = (
+            choices.draw(st.sets(st.sampled_from([m.id for m in messages]))) if messages else set()
+        )
+        translations = {
+            i: Target(choices.draw(_TEXT), review=choices.draw(st.booleans())) for i in chosen
+        }
+        rendered = FORMAT.render(src, lang, target, translations)
+        target = FORMAT.parse(rendered, Path(f"{lang}.po"))
+        assert FORMAT.serialize(target) == rendered
+        expected |= {i: t.text for i, t in translations.items()}
+        again = {m.id: m.existing for m in FORMAT.messages(src, lang, target)}
+        assert {i: again[i] for i in expected} == expected

@@ -25,7 +25,7 @@ import polib
 
 from .catalog import CatalogError
 
-__all__ = ["Entry", "PoCatalog", "parse_po"]
+__all__ = ["Entry", "PoCatalog", "nplurals", "parse_po"]
 
 # str.splitlines (which polib uses) breaks lines at these too; the PO format
 # breaks only at "\n", so polib sees them as private-use stand-ins, put back after.
@@ -36,6 +36,7 @@ _CHARSET = re.compile(rb'^[ \t]*"Content-Type:[^\n]*?charset=[ \t]*([-\w.:]+)', 
 _KEYWORD = re.compile(r"(msgctxt|msgid_plural|msgid|msgstr)(\[\d+\])?(?=[\s\"]|$)")
 _LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 _FIELDS = {"msgctxt": "ctxt", "msgid": "id", "msgid_plural": "plural", "msgstr": "str"}
+_NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
 _OPENS = {"tc", "gc", "oc", "fl", "prev", "ctxt", "id"}
 _OTHER_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
@@ -143,6 +144,12 @@ def parse_po(data: bytes, path: Path) -> PoCatalog:
         metadata=metadata,
         width=_width(texts, lexed, metadata),
     )
+
+
+def nplurals(value: str | None) -> int | None:
+    """The ``nplurals`` of a ``Plural-Forms`` value (None when absent or ``INTEGER``)."""
+    found = _NPLURALS.search(value or "")
+    return int(found.group(1)) if found else None
 
 
 def serialize_po(catalog: PoCatalog) -> bytes:
