@@ -241,3 +241,23 @@ def test_put_keeps_done_unflagged_results_and_the_first_translation(tmp_path: Pa
             "key",
             "translation",
         ]
+
+
+def test_translate_frame_reuses_the_cache_across_calls(tmp_path: Path) -> None:
+    from pipeline import translate_frame
+
+    df = pl.DataFrame({"sku": [1, 2, 3], "title": ["Red shirt", "Blue mug", "Red shirt"]})
+    first = translate_frame(df, to="de", columns="title", sim=True, progress=False)
+    report = tmp_path / "r.json"
+    again = translate_frame(
+        df, to="de", columns="title", sim=True, progress=False, report=str(report)
+    )
+    assert again["title_de"].equals(first["title_de"])
+    data = json.loads(report.read_text())
+    assert (data["cached"], data["requests"]) == (3, 0)
+    assert again["mt_prompt_tokens"].sum() == 0
+    off = translate_frame(
+        df, to="de", columns="title", sim=True, progress=False, report=str(report), cache=False
+    )
+    assert off["title_de"].equals(first["title_de"])
+    assert json.loads(report.read_text())["requests"] > 0
