@@ -261,3 +261,11 @@ def test_translate_frame_reuses_the_cache_across_calls(tmp_path: Path) -> None:
     )
     assert off["title_de"].equals(first["title_de"])
     assert json.loads(report.read_text())["requests"] > 0
+
+
+def test_help_names_the_cache_its_default_and_how_to_turn_it_off() -> None:
+    run = mtpipe("translate", "--help")
+    text = " ".join(run.stdout.split())
+    assert "--cache PATH translation cache shared by every output and job" in text
+    assert "$XDG_CACHE_HOME/mtpipe/cache.sqlite" in text
+    assert "--no-cache do not read or fill the translation cache" in text
