@@ -12,16 +12,20 @@ text once.  The checkpoint stays the record of one output: a cache hit is
 put there as a result of 0 tokens and 0 attempts (attempt id ``cache``), so
 the output's token columns keep summing to what was billed in its runs.
 
-Entries are kept per endpoint (the base URL, or ``sim`` for the in-process
-simulator), so a simulator's pseudo-translations never answer a run against
-the real API.  One SQLite file (WAL, a busy timeout) is safe for several
-processes at once: each put is one short ``BEGIN IMMEDIATE`` transaction and
-the first translation stored for a key stays.  The file is created by the
-first put, like the checkpoint.
+Entries are kept per endpoint (a digest of the base URL, or of ``sim`` for the
+in-process simulator), so a simulator's pseudo-translations never answer a
+run against the real API.  Only results that passed QA enter: a run with
+``--qa off`` reads the cache but does not fill it (the runner's choice).
+
+One SQLite file (WAL, a busy timeout) is safe for several processes at
+once: each put is one short ``BEGIN IMMEDIATE`` transaction and the first
+translation stored for a key stays.  The file is created by the first put,
+like the checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -66,7 +70,8 @@ class Cache:
 
     def __init__(self, path: Path, *, endpoint: str) -> None:
         self.path = path
-        self.endpoint = endpoint
+        # a digest: a base URL may carry credentials (user:password@, ?key=), never stored
+        self.endpoint = hashlib.blake2b(endpoint.encode(), digest_size=16).hexdigest()
         self._db: sqlite3.Connection | None = None
         if path.exists():
             self._open()

@@ -103,7 +103,9 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
                 terms_for=terms_for,
                 stored_pieces=stored.keys(),
             )
-            store = checkpoint if cache is None else Filling(checkpoint, cache)
+            store: ResultStore = checkpoint
+            if cache is not None and job.qa != "off":  # only translations QA passed fill it
+                store = Filling(checkpoint, cache)
             await _translate(job, settings, requests, store, report, events, handle_signals, stored)
         write_outputs(job, table, plan, checkpoint, report, terms_for)
         report.wall_seconds = time.monotonic() - started

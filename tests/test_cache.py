@@ -269,3 +269,14 @@ def test_help_names_the_cache_its_default_and_how_to_turn_it_off() -> None:
     assert "--cache PATH translation cache shared by every output and job" in text
     assert "$XDG_CACHE_HOME/mtpipe/cache.sqlite" in text
     assert "--no-cache do not read or fill the translation cache" in text
+
+
+def test_qa_off_reads_but_does_not_fill_and_the_url_is_not_stored(
+    sim: Sim, src: Path, tmp_path: Path
+) -> None:
+    assert _translate(sim, src, tmp_path / "a.csv", "--qa", "off") > 0
+    assert not _cache_file().exists()  # nothing checked, nothing cached
+    assert _translate(sim, src, tmp_path / "b.csv") > 0
+    assert _translate(sim, src, tmp_path / "c.csv", "--qa", "off") == 0
+    stored = b"".join(p.read_bytes() for p in _cache_file().parent.iterdir())
+    assert sim.base_url.encode() not in stored and b"127.0.0.1" not in stored
