@@ -151,6 +151,7 @@ class Events:
             rows=report.rows,
             cells=report.cells,
             reused=report.reused,
+            cached=report.cached,
             to_translate=report.to_translate,
             requests_saved_by_dedup=report.deduplicated,
         )

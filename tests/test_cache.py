@@ -72,6 +72,21 @@ def test_the_same_input_to_parquet_after_csv_is_paid_once(
     assert report["prompt_tokens"] == second["mt_prompt_tokens"].sum() == 0
     assert second["mt_completion_tokens"].sum() == 0 and second["mt_error"].null_count() == 30
     assert f"(0 reused, {cells} cached, 0 new, 0 failed)" in run.stderr
+    sim.reset()
+    logged = mtpipe(
+        "translate",
+        src,
+        "--to",
+        "de,ja",
+        "--base-url",
+        sim.base_url,
+        "-o",
+        tmp_path / "out.jsonl",
+        "--log-format",
+        "json",
+    )
+    start = json.loads(logged.stderr.splitlines()[0])
+    assert (start["event"], start["cached"], start["to_translate"]) == ("start", cells, 0)
     # a third output's checkpoint now holds the hits: a re-run reuses them from there
     sim.reset()
     again = mtpipe(
