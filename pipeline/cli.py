@@ -118,6 +118,10 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
         if option.choices:
             metavar = "|".join(option.choices)
         parser.add_argument(*flags, type=kind, metavar=metavar or "VALUE", **common)
+    if option.off:
+        parser.add_argument(
+            option.off, dest=option.key, action="store_const", const=False, help=option.off_help
+        )
 
 
 class _RefuseKey(argparse.Action):
@@ -219,7 +223,8 @@ def _estimate(args: argparse.Namespace) -> int:
     from .runner import estimate
 
     values = _given(args)
-    figures = estimate(build_job(values | {"sim": True}, env=os.environ))
+    job = build_job(values | {"sim": True}, env=os.environ)  # no key needed to plan
+    figures = estimate(dataclasses.replace(job, sim=bool(values.get("sim"))))  # cache entries
     costs = figures.pop("cost_usd")
     assert isinstance(costs, dict)
     for name, value in figures.items():

@@ -206,6 +206,7 @@ class Job:
     shared_quota: bool = False  # pace together with other processes on the same key
     skip_bad_lines: bool = False  # JSONL: malformed lines go to ``rejects``
     rejects: Path | None = None
+    cache: Path | None = None  # the translation cache shared across outputs; None: off
 
 
 # Request parameters that change the translation are part of the unit key; the

@@ -41,6 +41,8 @@ class Option:
     flag: str | None = None  # command-line flag when it is not --key-with-dashes
     short: str | None = None
     minimum: float | None = None
+    off: str | None = None  # a second flag that sets the value to false (--no-cache)
+    off_help: str = ""
 
     @property
     def cli_flag(self) -> str:
@@ -88,6 +90,10 @@ OPTIONS: tuple[Option, ...] = (
        "using the same key, base URL and model", False),
     _P("checkpoint", "path", "checkpoint file (default: OUTPUT.checkpoint.sqlite)"),
     _P("report", "path", "JSON run report (default: OUTPUT.report.json)"),
+    _P("cache", "path", "translation cache shared by every output and job, so a text is paid "
+       "once per model and settings (default: $XDG_CACHE_HOME/mtpipe/cache.sqlite, "
+       "~/.cache when unset; job key: a path, or false)", off="--no-cache",
+       off_help="do not read or fill the translation cache (job key: cache = false)"),
     _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
     _P("api_key_file", "path", "read the API key from this file (default: $ROUTESCOPE_API_KEY)"),
     _P("sim", "bool", "use the built-in offline simulator", False),
@@ -205,6 +211,8 @@ _KINDS: dict[str, tuple[type, ...]] = {
 
 def coerce(option: Option, value: Any, *, origin: str) -> Any:
     """``value`` (from TOML, --set or argparse) checked and converted for ``option``."""
+    if value is False and option.off:
+        return False
     if not isinstance(value, _KINDS[option.kind]) or (
         option.kind in ("int", "float") and isinstance(value, bool)
     ):
@@ -222,6 +230,8 @@ def coerce(option: Option, value: Any, *, origin: str) -> Any:
 
 
 def _describe(option: Option) -> str:
+    if option.off:
+        return "a path string, or false"
     return {
         "str": "a string",
         "int": "a whole number",
@@ -246,6 +256,8 @@ def parse_set(assignment: str, *, origin: str = "--set") -> tuple[str, Any]:
             value = float(value)
         elif option.kind == "bool":
             value = {"true": True, "false": False}[value.lower()]
+        elif option.off and value.lower() == "false":
+            value = False
     except (ValueError, KeyError) as exc:
         raise UsageError(f"{origin} {assignment!r}: {key} must be {_describe(option)}") from exc
     return option.key, coerce(option, value, origin=origin)
@@ -279,7 +291,7 @@ def load_job_file(path: Path, sets: Sequence[str] = ()) -> dict[str, Any]:
         key, value = parse_set(assignment)
         values[key] = value
     for key, value in values.items():
-        if BY_KEY[key].kind == "path":
+        if BY_KEY[key].kind == "path" and value is not False:
             values[key] = (path.parent / Path(value).expanduser()).resolve()
     return values
 
@@ -315,6 +327,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
             given["checkpoint"] or output.with_name(output.name + ".checkpoint.sqlite")
         ),
         report=Path(given["report"] or output.with_name(output.name + ".report.json")),
+        cache=_cache(given["cache"], env),
         targets=targets,
         columns=tuple(given["columns"] or ()),
         id_columns=tuple(given["id_columns"] or ()),
@@ -407,6 +420,17 @@ def _base_url(given: Mapping[str, Any], env: Mapping[str, str]) -> str:
             "use https, or pass --allow-insecure-http if this network is trusted"
         )
     return url
+
+
+def _cache(value: Any, env: Mapping[str, str]) -> Path | None:
+    """The translation cache file: given, off (false), or the user's default (XDG)."""
+    if value is False:
+        return None
+    if value is not None:
+        return Path(value).expanduser()
+    xdg = env.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "mtpipe" / "cache.sqlite"
 
 
 def _beside(output: Path, suffix: str) -> Path:

@@ -35,6 +35,7 @@ class Report:
     units: int = 0
     translated: int = 0
     reused: int = 0
+    cached: int = 0  # cells answered by the translation cache (0 tokens billed in this run)
     new: int = 0
     failed: int = 0
     to_translate: int = 0
@@ -77,10 +78,11 @@ class Report:
 
     def summary(self) -> str:
         stopped = f"; stopped: {self.stopped}" if self.stopped else ""
+        cached = f"{self.cached} cached, " if self.cached else ""
         unsent = f", {self.not_sent} not sent ({self.stopped})" if self.not_sent else ""
         return (
             f"mtpipe: {self.translated}/{self.cells} cells translated "
-            f"({self.reused} reused, {self.new} new, {self.failed} failed{unsent}) in "
+            f"({self.reused} reused, {cached}{self.new} new, {self.failed} failed{unsent}) in "
             f"{self.requests} requests; {self.prompt_tokens}+{self.completion_tokens} tokens "
             f"billed (~${self.cost_usd:.4f}); {self.wall_seconds:.1f}s{stopped}"
             f"{self._skipped()} -> {self.output}"
@@ -149,6 +151,7 @@ class Events:
             rows=report.rows,
             cells=report.cells,
             reused=report.reused,
+            cached=report.cached,
             to_translate=report.to_translate,
             requests_saved_by_dedup=report.deduplicated,
         )

@@ -25,6 +25,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from . import qa
 from .budget import Budget
+from .cache import Cache, Filling, fill
 from .cells import CellPlan, TermsFor, fingerprint, plan_cells
 from .checkpoint import Checkpoint
 from .client import Client, RetryPolicy, make_session
@@ -89,8 +90,8 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
     # the lock only now, about to send: a run refused earlier leaves no file behind
-    with RunLock(job.checkpoint), Checkpoint(job.checkpoint) as checkpoint:
-        pending = _count(plan, checkpoint, job, report)
+    with RunLock(job.checkpoint), Checkpoint(job.checkpoint) as checkpoint, _cache(job) as cache:
+        pending = _count(plan, checkpoint, job, report, cache=cache, fill_into=checkpoint)
         events.start(job=job.name, report=report)
         if report.to_translate:
             stored = checkpoint.pieces(_long_units(plan, pending, job.chunk_chars))
@@ -102,9 +103,10 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
                 terms_for=terms_for,
                 stored_pieces=stored.keys(),
             )
-            await _translate(
-                job, settings, requests, checkpoint, report, events, handle_signals, stored
-            )
+            store: ResultStore = checkpoint
+            if cache is not None and job.qa != "off":  # only translations QA passed fill it
+                store = Filling(checkpoint, cache)
+            await _translate(job, settings, requests, store, report, events, handle_signals, stored)
         write_outputs(job, table, plan, checkpoint, report, terms_for)
         report.wall_seconds = time.monotonic() - started
         report.cost_usd = cost_usd(
@@ -195,8 +197,26 @@ def _plan(
     )
 
 
-def _count(plan: CellPlan, store: ResultStore, job: Job, report: Report) -> tuple[pl.Series, ...]:
-    """Fill the report's cell counts; return, per pair, the cells still to translate."""
+def _cache(job: Job) -> contextlib.AbstractContextManager[Cache | None]:
+    """The translation cache of ``job`` (its simulator's entries apart), or None when off."""
+    if job.cache is None:
+        return contextlib.nullcontext()
+    return Cache(job.cache, endpoint="sim" if job.sim else job.base_url)
+
+
+def _count(
+    plan: CellPlan,
+    store: ResultStore,
+    job: Job,
+    report: Report,
+    *,
+    cache: ResultStore | None = None,
+    fill_into: ResultStore | None = None,
+) -> tuple[pl.Series, ...]:
+    """Fill the report's cell counts; return, per pair, the cells still to translate.
+
+    Cells the checkpoint lacks are looked up in ``cache``: hits are put into
+    ``fill_into`` (none for an estimate) and counted as ``cached``, not sent."""
     statuses = _statuses(plan, store)
     skip = statuses.filter(pl.col("status").is_in(done_status(job.retry_failed)))["key"]
     done = statuses.filter(pl.col("status") == Status.DONE.value)["key"].implode()
@@ -207,11 +227,33 @@ def _count(plan: CellPlan, store: ResultStore, job: Job, report: Report) -> tupl
     report.units = sum(int(f.sum()) for f in plan.first)
     report.reused = sum(int(k.is_in(done).sum()) for k in plan.keys)
     pending = plan.pending(skip)
+    if cache is not None:
+        pending, report.cached = _from_cache(plan, pending, cache, fill_into, job.model)
     report.to_translate = sum(int(p.sum()) for p in pending)
     sending = sum(int((f & p).sum()) for f, p in zip(plan.first, pending, strict=True))
     report.new = report.to_translate
     report.deduplicated = report.to_translate - sending
     return pending
+
+
+def _from_cache(
+    plan: CellPlan,
+    pending: tuple[pl.Series, ...],
+    cache: ResultStore,
+    into: ResultStore | None,
+    model: str,
+    block: int = 100_000,
+) -> tuple[tuple[pl.Series, ...], int]:
+    """The cells still to send once the cache is asked, and how many cells it answered."""
+    units = [k.filter(f & p) for k, f, p in zip(plan.keys, plan.first, pending, strict=True)]
+    blocks = (u.slice(start, block) for u in units for start in range(0, len(u), block))
+    hits = fill(cache, blocks, into=into, model=model)
+    if not len(hits):
+        return pending, 0
+    found = hits.implode()
+    cached = [k.is_in(found).fill_null(False) & p for k, p in zip(plan.keys, pending, strict=True)]
+    left = tuple(p & ~c for p, c in zip(pending, cached, strict=True))
+    return left, sum(int(c.sum()) for c in cached)
 
 
 def _statuses(plan: CellPlan, store: ResultStore, block: int = 200_000) -> pl.DataFrame:
@@ -386,8 +428,9 @@ def estimate(job: Job) -> dict[str, object]:
     terms_for = _terms_for(job)
     plan = _plan(job, table, settings, context, terms_for)
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
-    with Checkpoint(job.checkpoint) as checkpoint:  # read only: no lock, no file created
-        pending = _count(plan, checkpoint, job, report)
+    # read only: no lock, no file created; cache hits are counted, not copied
+    with Checkpoint(job.checkpoint) as checkpoint, _cache(job) as cache:
+        pending = _count(plan, checkpoint, job, report, cache=cache)
     requests = prompt = completion = 0
     for request in plan_requests(
         plan.units(pending),
@@ -404,6 +447,7 @@ def estimate(job: Job) -> dict[str, object]:
         "cells": report.cells,
         "unique_cells": report.units,
         "done_in_checkpoint": report.reused,
+        "in_cache": report.cached,
         "to_translate": report.to_translate,
         "requests": requests,
         "prompt_tokens": prompt,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,25 @@ DATA = Path(__file__).parent / "data"
 # slow first call (an import, a loaded machine), so it is off for every test.
 settings.register_profile("mtpipe", deadline=None)
 settings.load_profile("mtpipe")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """Every test gets a fresh, empty XDG_CACHE_HOME (the translation cache, shared quota
+    files): a test never writes the real ~/.cache, and never reuses another test's
+    translations.  A hook around setup, call and teardown, not a fixture, so hypothesis
+    sees no function-scoped fixture and a test's own monkeypatch still wins."""
+    folder = tempfile.mkdtemp(prefix="mtpipe-xdg-")
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = folder
+    try:
+        return (yield)
+    finally:
+        if before is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

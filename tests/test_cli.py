@@ -384,6 +384,7 @@ def test_packing_sends_few_requests_and_splits_back(sim: Sim, ui_csv: Path, tmp_
         "16",
         "--base-url",
         sim.base_url,
+        "--no-cache",  # the first run's translations, else: packing would send nothing
     )
     assert run.code == 0, run.stderr
     units = 2 * len({r["text"] for r in corpus("ui_strings.jsonl", 40)})
