@@ -308,7 +308,7 @@ def _handler(
     attempts = itertools.count()
 
     async def handle(request: Request, outcome: Outcome) -> Sequence[Request]:
-        budget.settle(request, outcome)
+        await budget.settle(request, outcome)
         report.requests += 1
         report.retries.update(outcome.retries)
         report.prompt_tokens += outcome.billed.prompt_tokens
