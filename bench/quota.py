@@ -3,30 +3,33 @@
 The simulator runs in its own process with ``--rpm 600 --burst`` (the
 per-second limit on), answering after 0.2 s.  Two ways to drive it:
 
-    quota(tmp)         the real command, ``mtpipe translate ... --rpm 600`` (one cell per request)
+    quota(tmp)         the real command, ``mtpipe translate ... --rpm 600`` (one cell per
+                       request): one process, then 2 and 4 at once with ``--shared-quota``
     quota_client(tmp)  the library alone: Client + Pacer and a pool of workers, in this process
 
 Figures: share of the quota used (requests accepted / (600 x minutes of
 wall time)), share of requests answered 429 (from the simulator's stats),
 wall time.  Targets: >= 95% used, < 1% 429.
 
-    python -m bench.quota [cli|client] [--cells N]
+    python -m bench.quota [cli|client] [--cells N] [--runs 1 2 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from subprocess import DEVNULL
 from typing import Any
 
 import anyio
 import httpx
 
-from bench.__main__ import PACK_OFF, Figure, run_child, start_sim, translate_argv, write_cells
+from bench.__main__ import PACK_OFF, ROOT, Figure, start_sim, translate_argv, write_cells
 
 RPM = 600
 LATENCY = 0.2
@@ -62,27 +65,34 @@ def _figures(name: str, stats: dict[str, Any], wall: float, code: int) -> list[F
     ]
 
 
-def quota(tmp: Path, cells: int = CELLS) -> list[Figure]:
-    """The real command, told ``--rpm 600``, against a simulator limited to 600 a minute."""
-    src = tmp / "quota.csv"
-    write_cells(src, cells)
+def quota(tmp: Path, cells: int = CELLS, runs: tuple[int, ...] = (1, 2, 4)) -> list[Figure]:
+    """The real command, told ``--rpm 600``, against a simulator limited to 600 a minute:
+    alone, then 2 and 4 processes at once with ``--shared-quota`` (``cells`` in all)."""
+    return [f for n in runs for f in _together(tmp / f"runs{n}", cells, n)]
+
+
+def _together(tmp: Path, cells: int, runs: int) -> list[Figure]:
+    tmp.mkdir(parents=True, exist_ok=True)
     sim, base = start_sim("--rpm", str(RPM), "--burst", "--latency", str(LATENCY))
+    env = dict(os.environ, ROUTESCOPE_API_KEY="bench", XDG_CACHE_HOME=str(tmp / "cache"))
     try:
-        argv = translate_argv(
-            src,
-            tmp / "quota.out.csv",
-            base,
-            "--concurrency",
-            str(CONCURRENCY),
-            "--rpm",
-            str(RPM),
-            *PACK_OFF,
-        )
-        wall, _, _, code = run_child(argv)
+        argvs = []
+        for i in range(runs):
+            src = tmp / f"quota{i}.csv"
+            write_cells(src, cells // runs)
+            argv = translate_argv(src, tmp / f"quota{i}.out.csv", base, "--rpm", str(RPM))
+            argvs.append([*argv, "--concurrency", str(CONCURRENCY), "--shared-quota", *PACK_OFF])
+        started = time.perf_counter()
+        children = [
+            subprocess.Popen(a, cwd=ROOT, env=env, stdout=DEVNULL, stderr=DEVNULL) for a in argvs
+        ]
+        code = max(child.wait() for child in children)
+        wall = time.perf_counter() - started
         stats = _sim_stats(base)
     finally:
         _stop(sim)
-    return _figures(f"quota {cells} cells, mtpipe --rpm {RPM}", stats, wall, code)
+    name = f"quota {cells} cells, {runs} x mtpipe --rpm {RPM}" + (" --shared-quota" * (runs > 1))
+    return _figures(name, stats, wall, code)
 
 
 async def _drive(base: str, cells: int) -> None:
@@ -126,10 +136,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quota")
     parser.add_argument("how", nargs="?", choices=["cli", "client"], default="cli")
     parser.add_argument("--cells", type=int, default=CELLS)
+    parser.add_argument("--runs", type=int, nargs="*", default=[1, 2, 4])
     args = parser.parse_args()
-    run = quota if args.how == "cli" else quota_client
     with tempfile.TemporaryDirectory() as tmp:
-        figures = run(Path(tmp), args.cells)
+        if args.how == "cli":
+            figures = quota(Path(tmp), args.cells, tuple(args.runs))
+        else:
+            figures = quota_client(Path(tmp), args.cells)
     for f in figures:
         print(f"{f.scenario} / {f.metric}: {f.value} {f.unit}  (target {f.target})")
     return 0

@@ -1,9 +1,17 @@
-"""The spending limit of a run (``--max-cost``)."""
+"""The spending limit of a run (``--max-cost``), kept in a QuotaStore.
+
+The money (billed, and reserved by attempts in flight) lives in the store, so
+processes sharing one store share one budget: ``admit`` reserves an attempt's
+estimated cost there only if billed plus reserved plus it stays within the
+limit, in one atomic call.  A run keeps its money in its own in-process store
+unless it is given another.
+"""
 
 from __future__ import annotations
 
 from .config import cost_usd
 from .models import Outcome, Request
+from .quota import Charge, MemoryQuotaStore, QuotaStore
 
 __all__ = ["Budget"]
 
@@ -12,10 +20,15 @@ class Budget:
     """Stops new requests before billed plus in-flight estimated spend would pass ``limit``."""
 
     def __init__(
-        self, limit: float | None, model: str, *, prices: tuple[float, float] | None = None
+        self,
+        limit: float | None,
+        model: str,
+        *,
+        prices: tuple[float, float] | None = None,
+        store: QuotaStore | None = None,
     ) -> None:
         self.limit, self.model, self.prices = limit, model, prices
-        self.spent = self.in_flight = 0.0
+        self._store: QuotaStore = MemoryQuotaStore() if store is None else store
         self.exhausted = False
 
     def _estimate(self, request: Request) -> float:
@@ -26,20 +39,18 @@ class Budget:
             prices=self.prices,
         )
 
-    def admit(self, request: Request) -> bool:
+    async def admit(self, request: Request) -> bool:
         if self.limit is None:
             return True
-        cost = self._estimate(request)
-        if self.spent + self.in_flight + cost > self.limit:
-            self.exhausted = True
-            return False
-        self.in_flight += cost
-        return True
+        if await self._store.admit(Charge(self._estimate(request), self.limit)):
+            return True
+        self.exhausted = True
+        return False
 
-    def settle(self, request: Request, outcome: Outcome) -> None:
+    async def settle(self, request: Request, outcome: Outcome) -> None:
         if self.limit is not None:
-            self.in_flight -= self._estimate(request)
             billed = outcome.billed
-            self.spent += cost_usd(
+            cost = cost_usd(
                 self.model, billed.prompt_tokens, billed.completion_tokens, prices=self.prices
             )
+            await self._store.spend(Charge(cost, reserved=self._estimate(request)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import importlib.util
 import itertools
 import json
@@ -38,6 +37,7 @@ from .output import write_outputs
 from .pacing import Pacer, Quota
 from .planner import Chunking, Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
+from .quotafile import FileQuotaStore, shared_path
 from .report import Events, Report, write_report
 from .review import Reviewer
 from .runlock import RunLock
@@ -350,7 +350,7 @@ def _handler(
     attempts = itertools.count()
 
     async def handle(request: Request, outcome: Outcome) -> Sequence[Request]:
-        budget.settle(request, outcome)
+        await budget.settle(request, outcome)
         report.requests += 1
         report.retries.update(outcome.retries)
         report.prompt_tokens += outcome.billed.prompt_tokens
@@ -399,15 +399,9 @@ def _pacer(job: Job) -> Pacer | None:
         max_concurrency=job.concurrency,
         start_concurrency=min(4, job.concurrency),
     )
-    return Pacer(quota, shared=_quota_file(job) if job.shared_quota else None)
-
-
-def _quota_file(job: Job) -> Path:
-    """One state file per (base URL, model, key), named by a hash: the key is never written."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    ident = "\x1f".join((job.base_url, job.model, job.api_key or ""))
-    digest = hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
-    return cache / "mtpipe" / f"quota-{digest}.state"
+    shared = job.shared_quota
+    store = FileQuotaStore(shared_path(job.base_url, job.model, job.api_key)) if shared else None
+    return Pacer(quota, store=store)
 
 
 async def _watch_signals(stopping: anyio.Event, sending: anyio.CancelScope) -> None:

@@ -24,7 +24,7 @@ async def run_pool(
     client: Client,
     concurrency: int,
     stopping: anyio.Event,
-    admit: Callable[[Request], bool] = lambda request: True,
+    admit: Callable[[Request], Awaitable[bool]] | None = None,
 ) -> None:
     """Send every request with at most ``concurrency`` in flight; ``handle`` each outcome.
 
@@ -47,13 +47,13 @@ async def _work(
     handle: Handler,
     client: Client,
     stopping: anyio.Event,
-    admit: Callable[[Request], bool],
+    admit: Callable[[Request], Awaitable[bool]] | None,
 ) -> None:
     for request in feed:
         todo = [request]
         while todo and not stopping.is_set():
             current = todo.pop()
-            if not admit(current):
+            if admit is not None and not await admit(current):
                 stopping.set()
                 break
             outcome = await _send(client, current)

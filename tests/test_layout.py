@@ -17,7 +17,7 @@ LAYERS = {
     "placeholders": 0,  # the one placeholder grammar: qa and sim/pseudo import it
     "config": 1,
     "prompts": 2,
-    "client": 2,
+    "client": 3,  # over pacing (2), which is over the quota seam (1)
     "checkpoint": 2,
     "store": 1,  # the ResultStore seam and its writer task
     "runlock": 1,  # the run lock, separate from the store
@@ -25,7 +25,9 @@ LAYERS = {
     "cells": 2,
     "merge": 2,
     "splitter": 2,
-    "pacing": 1,
+    "quota": 1,  # the QuotaStore seam: shared pacing and budget state, the in-process store
+    "quotafile": 2,  # the flock-file QuotaStore and the one place its path is chosen
+    "pacing": 2,
     "replies": 1,
     "glossary": 2,
     "options": 2,
@@ -35,7 +37,7 @@ LAYERS = {
     "budget": 2,
     "qa": 2,
     "planner": 3,
-    "worker": 3,
+    "worker": 4,
     "runner": 5,
     "endpoint": 6,  # run(job): against the simulator when job.sim, for the library and the CLI
     "frame": 7,  # translate_frame: a DataFrame through the same run, for notebooks

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, Sim, mtpipe, mtpipe_env
 
 
@@ -104,3 +106,45 @@ def test_two_processes_share_one_quota(sim_factory: Callable[..., Sim], tmp_path
         assert proc.returncode == 0, err
     stats = limited.stats()
     assert stats["ok"] == 40 and stats.get("throttled", {}) == {}
+
+
+def _together(base_url: str, tmp_path: Path, runs: int, cells: int, *extra: str) -> list[dict]:
+    """``runs`` real mtpipe processes at once on one key, model and base URL: their start
+    and finish events (``--log-format json``)."""
+    env = mtpipe_env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    argv = [sys.executable, "-m", "pipeline", "translate", "--to", "de", "--pack", "off"]
+    argv += ["--base-url", base_url, "--shared-quota", "--log-format", "json", *extra]
+    procs = [
+        subprocess.Popen(
+            [*argv, str(_csv(tmp_path / f"r{i}.csv", cells, f"run {i}"))],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(runs)
+    ]
+    events = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode in (0, 3), err
+        events += [json.loads(line) for line in err.splitlines()]
+    return [e for e in events if e["event"] in ("start", "finish")]
+
+
+@pytest.mark.parametrize("runs", [2, 4])
+def test_processes_sharing_a_quota_pace_as_one_client(
+    sim_factory: Callable[..., Sim], tmp_path: Path, runs: int
+) -> None:
+    """Per-second and burst limits on: N runs together meet < 1% 429s and use >= 95%."""
+    limited = sim_factory("--rpm", "600", "--burst", "--latency", "0.1")
+    # 120 requests (12 s at 10/s): < 1% must allow one 429 from a loaded machine's jitter
+    events = _together(limited.base_url, tmp_path, runs, 120 // runs, "--rpm", "600")
+    stats = limited.stats()
+    throttled = sum(stats.get("throttled", {}).values())
+    finished = [e for e in events if e["event"] == "finish"]
+    assert [e["exit_code"] for e in finished] == [0] * runs
+    assert throttled / stats["requests"] < 0.01, stats
+    window = max(e["time"] for e in finished) - min(e["time"] for e in events)
+    # 2% is the pacer's headroom; the last answer's latency and the ramp are the rest
+    assert stats["ok"] / (10 * window) >= 0.95, (stats, window)
