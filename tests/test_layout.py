@@ -47,7 +47,7 @@ LAYERS = {
 
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
-    "sim": {"__init__", "__main__", "server", "api", "pseudo"},
+    "sim": {"__init__", "__main__", "server", "api", "pseudo", "packs"},
     "formats": {
         "__init__",
         "catalog",
