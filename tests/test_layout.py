@@ -23,6 +23,7 @@ LAYERS = {
     "cells": 2,
     "merge": 2,
     "splitter": 2,
+    "align": 1,  # a pack answer -> one translation per segment, or None where not certain
     "pacing": 1,
     "replies": 1,
     "glossary": 2,
