@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from . import qa
 from .models import Outcome, Request, Result, Settings, Status, Unit
+from .packsize import PackSizer
 from .planner import Chunking, make_request, pieces_of
 from .splitter import Joiner, PieceResult, halves, piece_results
 
@@ -32,6 +33,7 @@ class Reviewed:
     results: list[tuple[Result, int]] = field(default_factory=list)  # (result, cells covered)
     resend: list[Request] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)  # why requests are resent
+    notes: list[str] = field(default_factory=list)  # pack size changes, for the run's log
 
 
 class Reviewer:
@@ -42,7 +44,9 @@ class Reviewer:
         chunking: Chunking,
         qa_mode: str = "warn",
         stored: Mapping[str, Result] | None = None,
+        sizer: PackSizer | None = None,
     ) -> None:
+        self._sizer = sizer
         self._settings = settings
         self._chunking = chunking
         self._qa = qa_mode
@@ -57,6 +61,12 @@ class Reviewer:
             return Reviewed(resend=resend, retries=[f"pack_{outcome.error_reason}"])
         reviewed = Reviewed()
         unmatched = [p for p in pieces if p.unmatched]
+        if self._sizer is not None and outcome.completion is not None:
+            lang = request.pieces[0].unit.target_lang
+            note = self._sizer.observe(
+                lang, segments=len(pieces), unmatched=len(unmatched), billed=outcome.billed
+            )
+            reviewed.notes.extend([note] if note else [])
         if unmatched:
             self._resend_unmatched(unmatched, len(unmatched) < len(pieces), reviewed)
         for piece in pieces:

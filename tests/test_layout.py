@@ -23,6 +23,7 @@ LAYERS = {
     "cells": 2,
     "merge": 2,
     "splitter": 2,
+    "packsize": 1,  # per-language pack size learnt from the answers (--pack auto)
     "align": 1,  # a pack answer -> one translation per segment, or None where not certain
     "pacing": 1,
     "replies": 1,
