@@ -7,6 +7,12 @@ Figures: cells per minute both ways and their ratio (target >= 20x), and
 billed prompt tokens per source token when packed (target <= 1.5), the
 source's own tokens counted like the simulator bills them (4 characters a
 token).
+
+Then ``--pack auto`` against servers that do not keep the pack format (the
+simulator's pack faults): one that prefixes ``[de]`` to every answer, one that
+merges, drops, renumbers or refuses at random, and one that never aligns, each
+with cells/min, requests per cell and billed prompt tokens per source token
+(fewer cells where a run is mostly singles: a minute of quota is 60 of them).
 """
 
 from __future__ import annotations
@@ -30,10 +36,19 @@ def _corpus(path: Path, n: int | None) -> list[str]:
     return texts
 
 
-def _run(tmp: Path, name: str, n: int | None, *extra: str) -> tuple[float, int, dict[str, int]]:
+SERVERS = (  # name, simulator faults, cells
+    ("prefix", "prefix=1", None),
+    ("random", "merge=0.2,drop=0.1,never=0.1,renumber=0.1,blank=0.1", 600),
+    ("never", "never=1", 120),
+)
+
+
+def _run(
+    tmp: Path, name: str, n: int | None, *extra: str, faults: str = ""
+) -> tuple[float, int, dict[str, int]]:
     src = tmp / f"{name}.csv"
     texts = _corpus(src, n)
-    sim, base = start_sim(*QUOTA)
+    sim, base = start_sim(*QUOTA, *(["--faults", faults] if faults else []))
     try:
         out = tmp / f"{name}.out.csv"
         argv = translate_argv(src, out, base, "--concurrency", "4", *QUOTA, *extra)
@@ -70,4 +85,23 @@ def packing(tmp: Path) -> list[Figure]:
             "",
             "0",
         ),
+        *_server_figures("align", packed_wall, packed_cells, packed),
+        *(f for server in SERVERS for f in _server(tmp, *server)),
     ]
+
+
+def _server(tmp: Path, name: str, faults: str, n: int | None) -> list[Figure]:
+    wall, cells, report = _run(tmp, f"auto-{name}", n, faults=faults)
+    return [Figure(f"packing auto, server {name}", "exit code", report["exit_code"], "", "0"),
+            *_server_figures(name, wall, cells, report)]  # fmt: skip
+
+
+def _server_figures(name: str, wall: float, cells: int, report: dict[str, int]) -> list[Figure]:
+    scenario = f"packing auto, server {name} ({cells} cells)"
+    target = "<= 1.1" if name == "never" else ""
+    return [
+        Figure(scenario, "cells/min", round(cells / wall * 60, 1), "cells/min", ""),
+        Figure(scenario, "requests / cell", round(report["requests"] / cells, 3), "", target),
+        Figure(scenario, "prompt tokens / source token",
+               round(report["prompt_tokens"] / report["source_tokens"], 2), "x", ""),
+    ]  # fmt: skip

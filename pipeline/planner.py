@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Container, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from .cells import TermsFor
 from .config import model_info
 from .models import Piece, Request, Settings, Unit, piece_key
+from .packsize import PackSizer
 from .prompts import build_body
 
 __all__ = [
@@ -62,6 +63,11 @@ class Packing:
     max_segments: int = 100
     max_tokens: int = 2000
     max_piece_tokens: int = 200
+    sizer: PackSizer | None = field(default=None, compare=False)  # --pack auto: adapts the size
+
+    def segments(self, lang: str) -> int:
+        """The most pieces a pack for ``lang`` may hold now (1: send them singly)."""
+        return self.sizer.size(lang) if self.sizer is not None else self.max_segments
 
 
 _LEVELS = (
@@ -151,7 +157,7 @@ def plan_requests(
                     yield make_request((piece,), settings)
                     continue
                 pack = packs.setdefault(lang, _Pack())
-                if pack.full(tokens, packing):
+                if pack.full(tokens, packing, lang):
                     yield make_request(pack.pieces, settings)
                     pack.clear()
                 pack.add(piece, tokens)
@@ -174,9 +180,9 @@ class _Pack:
         self.pieces: list[Piece] = []
         self.tokens = 0
 
-    def full(self, tokens: int, packing: Packing) -> bool:
+    def full(self, tokens: int, packing: Packing, lang: str) -> bool:
         count = len(self.pieces)
-        return count == packing.max_segments or (
+        return count >= packing.segments(lang) or (
             count > 0 and self.tokens + tokens > packing.max_tokens
         )
 

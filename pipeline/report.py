@@ -53,6 +53,7 @@ class Report:
     rejected: int = 0  # input lines skipped as bad (--skip-bad-lines)
     rejected_lines: list[int] = field(default_factory=list)  # their line numbers
     exit_code: int = 0
+    packing: dict[str, dict[str, object]] = field(default_factory=dict)  # per language, --pack auto
 
     def settle(self) -> None:
         """After the output is counted: never-sent cells apart, and the exit code.

@@ -1,7 +1,9 @@
 """Review: one request's outcome -> unit results to record, and requests to send again.
 
     outcome -> piece results (split packs by number, share usage)
-            -> a pack that does not align, or is refused: resend in halves
+            -> a pack's pieces its answer does not give for certain (``align``):
+               resend just those, as one smaller pack when some did align,
+               else one by one; a pack refused permanently: resend in halves
             -> unit results (join the pieces of long units)
             -> QA: a unit whose placeholders broke is resent alone once, then
                kept but flagged; other flags are recorded (or, with
@@ -17,8 +19,9 @@ from dataclasses import dataclass, field, replace
 
 from . import qa
 from .models import Outcome, Request, Result, Settings, Status, Unit
+from .packsize import PackSizer
 from .planner import Chunking, make_request, pieces_of
-from .splitter import Joiner, halves, piece_results
+from .splitter import Joiner, PieceResult, halves, piece_results
 
 __all__ = ["QA_MODES", "Reviewed", "Reviewer"]
 
@@ -30,6 +33,7 @@ class Reviewed:
     results: list[tuple[Result, int]] = field(default_factory=list)  # (result, cells covered)
     resend: list[Request] = field(default_factory=list)
     retries: list[str] = field(default_factory=list)  # why requests are resent
+    notes: list[str] = field(default_factory=list)  # pack size changes, for the run's log
 
 
 class Reviewer:
@@ -40,7 +44,9 @@ class Reviewer:
         chunking: Chunking,
         qa_mode: str = "warn",
         stored: Mapping[str, Result] | None = None,
+        sizer: PackSizer | None = None,
     ) -> None:
+        self._sizer = sizer
         self._settings = settings
         self._chunking = chunking
         self._qa = qa_mode
@@ -52,15 +58,38 @@ class Reviewer:
         if pieces is None:
             self._joiner.reject(request, outcome)
             resend = [make_request(half, self._settings) for half in halves(request.pieces)]
-            return Reviewed(resend=resend, retries=[f"pack_{outcome.error_reason or 'misaligned'}"])
+            return Reviewed(resend=resend, retries=[f"pack_{outcome.error_reason}"])
         reviewed = Reviewed()
+        unmatched = [p for p in pieces if p.unmatched]
+        if self._sizer is not None and outcome.completion is not None:
+            lang = request.pieces[0].unit.target_lang
+            note = self._sizer.observe(
+                lang, segments=len(pieces), unmatched=len(unmatched), billed=outcome.billed
+            )
+            reviewed.notes.extend([note] if note else [])
+        if unmatched:
+            self._resend_unmatched(unmatched, len(unmatched) < len(pieces), reviewed)
         for piece in pieces:
+            if piece.unmatched:
+                continue
             result, record = self._joiner.add(piece)
             if record is not None:
                 reviewed.results.append((record, 0))
             if result is not None:
                 self._inspect(piece.piece.unit, result, reviewed)
         return reviewed
+
+    def _resend_unmatched(
+        self, unmatched: list[PieceResult], some_aligned: bool, reviewed: Reviewed
+    ) -> None:
+        """Send again what a pack's answer did not give for certain: one smaller pack of just
+        those when the rest aligned, else one by one (never the whole pack in halves)."""
+        for result in unmatched:
+            self._joiner.hold(result)
+        pieces = tuple(result.piece for result in unmatched)
+        groups = [pieces] if some_aligned and len(pieces) > 1 else [(p,) for p in pieces]
+        reviewed.resend.extend(make_request(group, self._settings) for group in groups)
+        reviewed.retries.append("pack_misaligned")
 
     def _inspect(self, unit: Unit, result: Result, reviewed: Reviewed) -> None:
         if result.status is not Status.DONE or self._qa == "off" or result.translation is None:

@@ -35,6 +35,7 @@ from .glossary import load_glossary, load_memory
 from .models import Outcome, Request, Result, Settings, Status
 from .output import write_outputs
 from .pacing import Pacer, Quota
+from .packsize import PackSizer
 from .planner import Chunking, Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
 from .quotafile import FileQuotaStore, shared_path
@@ -95,18 +96,24 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
         events.start(job=job.name, report=report)
         if report.to_translate:
             stored = checkpoint.pieces(_long_units(plan, pending, job.chunk_chars))
+            packing = _packing(job)
             requests = plan_requests(
                 plan.units(pending),
                 settings,
                 chunking=Chunking(job.chunk_chars),
-                packing=_packing(job),
+                packing=packing,
                 terms_for=terms_for,
                 stored_pieces=stored.keys(),
             )
             store: ResultStore = checkpoint
             if cache is not None and job.qa != "off":  # only translations QA passed fill it
                 store = Filling(checkpoint, cache)
-            await _translate(job, settings, requests, store, report, events, handle_signals, stored)
+            await _translate(
+                job, settings, requests, store, report, events, handle_signals, stored,
+                packing.sizer,
+            )  # fmt: skip
+            if packing.sizer is not None:
+                report.packing = {k: v.as_dict() for k, v in packing.sizer.languages.items()}
         write_outputs(job, table, plan, checkpoint, report, terms_for)
         report.wall_seconds = time.monotonic() - started
         report.cost_usd = cost_usd(
@@ -286,11 +293,13 @@ async def _translate(
     events: Events,
     handle_signals: bool,
     stored: Mapping[str, Result],
+    sizer: PackSizer | None = None,
 ) -> None:
     stopping = anyio.Event()
     budget = Budget(job.max_cost, job.model, prices=job.prices)
     send, receive = anyio.create_memory_object_stream[Sequence[Result]](job.concurrency * 4)
-    reviewer = Reviewer(settings, chunking=Chunking(job.chunk_chars), qa_mode=job.qa, stored=stored)
+    chunking = Chunking(job.chunk_chars)
+    reviewer = Reviewer(settings, chunking=chunking, qa_mode=job.qa, stored=stored, sizer=sizer)
     handle = _handler(reviewer, report, events, send, budget)
     sending = anyio.CancelScope()  # what a second signal cancels: never the writer
     async with (
@@ -330,10 +339,13 @@ async def _translate(
 
 
 def _packing(job: Job) -> Packing:
+    """--pack auto adapts the pack size per language (packsize.py); --pack on keeps it."""
+    auto = job.pack is None
     return Packing(
         enabled=job.pack if job.pack is not None else model_info(job.model).family == "mt",
         max_segments=job.pack_segments,
         max_tokens=job.pack_tokens,
+        sizer=PackSizer(ceiling=job.pack_segments, model=job.model) if auto else None,
     )
 
 
@@ -357,6 +369,8 @@ def _handler(
         report.completion_tokens += outcome.billed.completion_tokens
         reviewed = reviewer.review(request, outcome)
         report.retries.update(reviewed.retries)
+        for note in reviewed.notes:
+            events.warn(note)
         if reviewed.results:
             attempt = f"{run}.{next(attempts)}"
             with anyio.CancelScope(shield=True):  # a received answer is always recorded

@@ -1,20 +1,21 @@
 """Responses -> piece results -> unit results.
 
 ``piece_results`` is pure: it turns one request's outcome into one result
-per piece, sharing the billed usage among the pieces by length.  A pack
-whose answer does not align line for line with its pieces gives None: the
-caller splits it in halves (``halves``) and sends them again, down to
-single pieces, so a bad pack never puts a translation in the wrong row.
+per piece, sharing the billed usage among the pieces by length.  A pack's
+answer is matched to its pieces by ``align``: a piece it cannot match for
+certain comes back ``unmatched`` (its usage kept), for the caller to send
+again; a pack refused permanently gives None, for the caller to split in
+halves (``halves``), so one moderated cell does not fail a hundred.
 ``Joiner`` collects the pieces of long units, adds the usage of rejected
 packs, and hands back whole unit results.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .align import align
 from .models import Outcome, Piece, Request, Result, Status, Usage, piece_key
 
 __all__ = ["Joiner", "PieceResult", "halves", "piece_results", "share", "shares"]
@@ -29,6 +30,7 @@ class PieceResult:
     status: Status
     error: str | None = None
     message: str | None = None
+    unmatched: bool = False  # a pack's answer did not give this piece's line for certain
 
 
 def share(total: int, weights: list[int]) -> list[int]:
@@ -49,26 +51,28 @@ def share(total: int, weights: list[int]) -> list[int]:
 
 
 def piece_results(request: Request, outcome: Outcome) -> list[PieceResult] | None:
-    """One result per piece of ``request``; None when a pack must be split and resent.
+    """One result per piece of ``request``; None when a refused pack must be split.
 
-    A pack is resent in halves when its answer does not align, and when it
-    failed permanently (one moderated cell must not fail a hundred).
+    A pack that failed permanently is resent in halves (one moderated cell
+    must not fail a hundred); the pieces of an answered pack that its answer
+    does not give for certain are ``unmatched``, to be sent again.
     """
     pieces = request.pieces
-    texts = _translations(request, outcome)
-    if len(pieces) > 1 and texts is None and (outcome.ok or outcome.permanent):
+    if len(pieces) > 1 and outcome.completion is None and outcome.permanent:
         return None
+    texts = _translations(request, outcome)
     usages = shares(outcome.billed, pieces)
     status = _status(outcome)
     return [
         PieceResult(
             piece,
-            texts[i] if texts is not None else None,
+            texts[i],
             usages[i],
             outcome.attempts,
             status,
             outcome.error_reason,
             outcome.error_message,
+            unmatched=status is Status.DONE and texts[i] is None,
         )
         for i, piece in enumerate(pieces)
     ]
@@ -89,25 +93,12 @@ def halves(pieces: Sequence[Piece]) -> list[tuple[Piece, ...]]:
     return [tuple(pieces[:middle]), tuple(pieces[middle:])]
 
 
-_NUMBERED = re.compile(r"^\s*\[(\d+)\]\s?(.*?)\s*$")
-
-
-def _translations(request: Request, outcome: Outcome) -> list[str] | None:
+def _translations(request: Request, outcome: Outcome) -> list[str | None]:
+    count = len(request.pieces)
     if outcome.completion is None:
-        return None
+        return [None] * count
     text = outcome.completion.text
-    if len(request.pieces) == 1:
-        return [text.strip()]
-    lines = [line for line in text.split("\n") if line.strip()]
-    if len(lines) != len(request.pieces):
-        return None
-    out = []
-    for number, line in enumerate(lines, 1):
-        match = _NUMBERED.match(line)
-        if match is None or int(match.group(1)) != number or not match.group(2):
-            return None
-        out.append(match.group(2))
-    return out
+    return [text.strip()] if count == 1 else align(text, count)
 
 
 def _status(outcome: Outcome) -> Status:
@@ -141,6 +132,11 @@ class Joiner:
         for piece, usage in zip(request.pieces, usages, strict=True):
             before, attempts = self._carried.get(piece.unit.key, (Usage(), 0))
             self._carried[piece.unit.key] = (before + usage, attempts)
+
+    def hold(self, result: PieceResult) -> None:
+        """Remember what an unmatched piece of a pack billed, to add it when it is resent."""
+        before, attempts = self._carried.get(result.piece.unit.key, (Usage(), 0))
+        self._carried[result.piece.unit.key] = (before + result.usage, attempts)
 
     def carry(self, result: Result) -> None:
         """Remember what a unit result that is being redone billed (QA retry)."""

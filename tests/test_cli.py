@@ -380,6 +380,8 @@ def test_packing_sends_few_requests_and_splits_back(sim: Sim, ui_csv: Path, tmp_
         "de,ja",
         "-o",
         packed,
+        "--pack",
+        "on",  # a fixed size: --pack auto starts small and grows
         "--pack-segments",
         "16",
         "--base-url",

@@ -28,6 +28,8 @@ LAYERS = {
     "quota": 1,  # the QuotaStore seam: shared pacing and budget state, the in-process store
     "quotafile": 2,  # the flock-file QuotaStore and the one place its path is chosen
     "pacing": 2,
+    "packsize": 1,  # per-language pack size learnt from the answers (--pack auto)
+    "align": 1,  # a pack answer -> one translation per segment, or None where not certain
     "replies": 1,
     "glossary": 2,
     "options": 2,
@@ -51,7 +53,7 @@ LAYERS = {
 
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
-    "sim": {"__init__", "__main__", "server", "api", "pseudo"},
+    "sim": {"__init__", "__main__", "server", "api", "pseudo", "packs"},
     "formats": {
         "__init__",
         "catalog",

@@ -349,6 +349,7 @@ async def test_text_markers_and_stats() -> None:
         "throttled": {},
         "texts": {flaky: 2, bad: 2, "Another [[sim:flaky]]": 1, "Fine": 1},
         "corrupted": {},
+        "packs": {},
     }
     assert cleared == {
         "requests": 0,
@@ -358,6 +359,7 @@ async def test_text_markers_and_stats() -> None:
         "throttled": {},
         "texts": {},
         "corrupted": {},
+        "packs": {},
     }
 
 

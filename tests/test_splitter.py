@@ -76,10 +76,22 @@ def test_pack_answer_is_split_by_number() -> None:
     assert sum(r.usage.completion_tokens for r in results) == 9
 
 
-def test_misaligned_or_refused_pack_is_resent_in_halves() -> None:
+def test_misaligned_pieces_are_unmatched_and_a_refused_pack_is_resent_in_halves() -> None:
     request = _pack(["a", "b", "c"])
-    for answer in ("[1] A\n[2] B", "[1] A\n[3] C\n[2] B", "[1] A\n[2] \n[3] C", "A\nB\nC"):
-        assert piece_results(request, _outcome(answer, Usage(10, 3))) is None
+    for answer, kept in (
+        ("[1] A\n[2] B", [None, None, None]),  # a dropped tail: nothing certain
+        ("[1] A\n[3] C\n[2] B", [None, None, None]),
+        ("[1] A\n[2] \n[3] C", [None, None, None]),  # an empty segment: its neighbours too
+        ("[1] A\n[2] B B\n[4] D\n[5] E", ["A", None, None, None, "E"]),
+        ("A\nB\nC", [None, None, None]),
+        ("[de] [1] A\n\n(2) B\n3. C\n\nNote: ok", ["A", "B", "C"]),
+    ):
+        pack = _pack(list("abcde"[: len(kept)]))
+        results = piece_results(pack, _outcome(answer, Usage(10, 3)))
+        assert results is not None
+        assert [r.translation for r in results] == kept, answer
+        assert [r.unmatched for r in results] == [k is None for k in kept]
+        assert sum(r.usage.prompt_tokens for r in results) == 10
     assert piece_results(request, _outcome(None, Usage(10, 0), permanent=True)) is None
     # transient failure after retries: every piece fails, to be retried next run
     failed = piece_results(request, _outcome(None, Usage(0, 0)))

@@ -27,6 +27,12 @@ segment, ``[[sim:breakph]]`` breaks its first placeholder the first time it
 is answered (``[[sim:breakph-always]]`` every time), ``[[sim:latin]]``
 answers a non-Latin target in Latin script.
 
+Pack faults (``prefix``, ``preamble``, ``renumber``, ``blank``, ``merge``,
+``drop``, ``note``, ``never``; ``sim/packs.py``; their probabilities add up to
+at most 1) change the format of a whole pack answer, drawn like the QA faults
+(hashed per pack text and answer count) and counted under ``packs`` in
+``/_sim/stats``.
+
 Quota mode (``rpm``, ``tpm``, ``per_second``, ``burst``) answers HTTP 429 with
 the provider's own code and message and a ``Retry-After`` (whole seconds
 until the window frees, at least 1), checked on arrival before any latency:
@@ -80,6 +86,7 @@ from .api import (
     response,
     stream,
 )
+from .packs import PACK_FAULTS, deviate
 from .pseudo import corrupt, pseudo_translate
 
 __all__ = [
@@ -95,6 +102,7 @@ __all__ = [
 _FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "reset", "hang", "badjson", "length")
 _FAULT_KINDS += ("envelope", "moderation", "billing")
 _ANSWER_FAULTS: tuple[str, ...] = ("placeholders", "echo", "dropterms", "script")  # per segment
+_GROUPS = (_FAULT_KINDS, _ANSWER_FAULTS, PACK_FAULTS)  # per request, segment, pack answer
 _T = TypeVar("_T")
 
 
@@ -125,7 +133,7 @@ def _check_faults(faults: tuple[tuple[str, float], ...]) -> None:
     """Known kinds, each once, within 0..1; request faults (per request) and answer
     faults (per segment of a successful answer) each add up to at most 1."""
     kinds = [kind for kind, _ in faults]
-    known = (*_FAULT_KINDS, *_ANSWER_FAULTS)
+    known = (*_FAULT_KINDS, *_ANSWER_FAULTS, *PACK_FAULTS)
     for kind, probability in faults:
         if kind not in known:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(known)}")
@@ -133,7 +141,7 @@ def _check_faults(faults: tuple[tuple[str, float], ...]) -> None:
             raise ValueError(f"fault {kind}: probability {probability} is not within 0..1")
         if kinds.count(kind) > 1:
             raise ValueError(f"fault {kind} is given twice")
-    for group in (_FAULT_KINDS, _ANSWER_FAULTS):
+    for group in _GROUPS:
         chosen = tuple((kind, p) for kind, p in faults if kind in group)
         if sum(p for _, p in chosen) > 1.0 + 1e-9:
             raise ValueError(f"fault probabilities add up to more than 1: {chosen}")
@@ -166,6 +174,7 @@ class _Stats:
     texts: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)  # 429s of the quota mode, by code
     corrupted: Counter[str] = field(default_factory=Counter)  # QA faults applied, by kind
+    packs: Counter[str] = field(default_factory=Counter)  # pack deviations applied, by kind
 
 
 class _Simulator:
@@ -176,6 +185,7 @@ class _Simulator:
         self.rng = random.Random(config.seed)
         self.thresholds = _thresholds(config.faults, _FAULT_KINDS)  # per request
         self.answer_thresholds = _thresholds(config.faults, _ANSWER_FAULTS)  # per segment
+        self.pack_thresholds = _thresholds(config.faults, PACK_FAULTS)  # per pack answer
         self.stats = _Stats()
         self.limits = Limits(config)
         self.flaky_seen: set[str] = set()
@@ -189,9 +199,24 @@ class _Simulator:
 
     def _answer(self, job: Job, *, faulty: bool) -> str:
         """The answer's text: each segment translated, or corrupted when a QA fault hits it."""
-        return "\n".join(
-            prefix + self._segment(job, segment, faulty) for prefix, segment in _segments(job.text)
-        )
+        segments = _segments(job.text)
+        lines = [prefix + self._segment(job, segment, faulty) for prefix, segment in segments]
+        if len(segments) > 1 and not faulty and self.pack_thresholds:
+            u, pick = self._hashed("pack", job.target, job.text)
+            kind = next((kind for limit, kind in self.pack_thresholds if u < limit), None)
+            if kind is not None:
+                self.stats.packs[kind] += 1
+                return deviate(lines, kind, target=job.target, pick=pick)
+        return "\n".join(lines)
+
+    def _hashed(self, group: str, target: str, text: str) -> tuple[float, int]:
+        """A draw in [0, 1) and a pick for ``text``: the seed, the text, its target and how
+        often it was drawn for before, so any arrival order draws alike and a resend anew."""
+        seen = self.answers[group + target, text]
+        self.answers[group + target, text] += 1
+        key = f"{self.config.seed}\x1f{group}\x1f{seen}\x1f{target}\x1f{text}".encode()
+        digest = hashlib.blake2b(key, digest_size=16).digest()
+        return int.from_bytes(digest[:8]) / 2**64, int.from_bytes(digest[8:])
 
     def _segment(self, job: Job, segment: str, faulty: bool) -> str:
         fault, pick = (None, 0) if faulty else self._answer_fault(job.target, segment)
@@ -309,6 +334,7 @@ class _Simulator:
                 "throttled": stats.throttled,
                 "texts": stats.texts,
                 "corrupted": stats.corrupted,
+                "packs": stats.packs,
             }
         )
 
@@ -447,7 +473,8 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m pipeline.sim")
         "--faults",
         default="",
         help="KIND=P,... e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01 (per request) or "
-        "placeholders=0.05,echo=0.03,dropterms=0.1,script=0.03 (per answer segment)",
+        "placeholders=0.05,echo=0.03,dropterms=0.1,script=0.03 (per answer segment) or "
+        "prefix,preamble,renumber,blank,merge,drop,note,never=P (per pack answer)",
     )
     add("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
     add("--hang-seconds", type=float, default=3600.0, help="how long a hang fault lasts")
