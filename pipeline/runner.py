@@ -33,7 +33,7 @@ from .errors import OutputError, UsageError
 from .formats import ReadOptions, Table, sink_for, source_for
 from .glossary import load_glossary, load_memory
 from .models import Outcome, Request, Result, Settings, Status
-from .output import write_outputs
+from .output import Owns, write_outputs
 from .pacing import Pacer, Quota
 from .planner import Chunking, Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
@@ -46,14 +46,24 @@ from .worker import Handler, run_pool
 __all__ = ["Report", "estimate", "run"]
 
 
-def run(job: Job, *, handle_signals: bool = False, events: Events | None = None) -> Report:
-    """Run ``job`` to the end and return its report (also written to ``job.report``)."""
+def run(
+    job: Job,
+    *,
+    handle_signals: bool = False,
+    events: Events | None = None,
+    owns: Owns | None = None,
+) -> Report:
+    """Run ``job`` to the end and return its report (also written to ``job.report``).
+
+    ``owns``: for a table that is one block of a dataset (the Ray engine), which units'
+    billed usage its token columns show; by default every unit's, on its first row."""
     with _few_collections():
         return anyio.run(
             _run,
             job,
             handle_signals,
             events or Events(bar=job.progress),
+            owns,
             backend_options={"use_uvloop": _has_uvloop()},
         )
 
@@ -79,7 +89,7 @@ def _has_uvloop() -> bool:
     return importlib.util.find_spec("uvloop") is not None
 
 
-async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
+async def _run(job: Job, handle_signals: bool, events: Events, owns: Owns | None) -> Report:
     started = time.monotonic()
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     _check_output_dir(job.output, job.output_format)
@@ -105,7 +115,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
             await _translate(
                 job, settings, requests, checkpoint, report, events, handle_signals, stored
             )
-        write_outputs(job, table, plan, checkpoint, report, terms_for)
+        write_outputs(job, table, plan, checkpoint, report, terms_for, owns=owns)
         report.wall_seconds = time.monotonic() - started
         report.cost_usd = cost_usd(
             job.model, report.prompt_tokens, report.completion_tokens, prices=job.prices
