@@ -74,7 +74,7 @@ def translate_dataset(
         batch_size=None,  # one whole block per call: the block is the unit of retry
         batch_format="pyarrow",
         fn_constructor_kwargs={"job": job, "state": str(folder.resolve()), "ledger": ledger},
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
     )
 
 
