@@ -8,6 +8,7 @@ traffic stays on loopback; the simulator is a real process, as in the other test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -85,10 +86,8 @@ def _stop(node: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(node.pid, signal.SIGKILL)
             node.wait()
-    try:
-        os.killpg(node.pid, signal.SIGKILL)  # whatever of the group outlived its leader
-    except ProcessLookupError:
-        pass
+    with contextlib.suppress(ProcessLookupError):  # whatever of the group outlived its leader
+        os.killpg(node.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
