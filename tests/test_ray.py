@@ -163,9 +163,14 @@ def test_same_answer_as_the_local_engine(
     sent_locally = sim.stats()["requests"]
     sim.reset()
     ds = ray.data.from_arrow([table.slice(i, 30).to_arrow() for i in range(0, 120, 30)])
-    out = _collect(
-        translate_dataset(ds, columns=columns, state=tmp_path / "state", actors=2, **options)
-    )
+    state = tmp_path / "state"
+    out = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
     assert out.sort("id").equals(local)
     assert out["mt_prompt_tokens"].sum() > 0  # not an all-zero match
-    assert sim.stats()["requests"] == sent_locally  # each unit once, not once per block
+    # a unit in several blocks: sent once, or once more by a block that ran at the same
+    # time on the other actor (in flight there), never once per block
+    assert sent_locally <= sim.stats()["requests"] <= 2 * sent_locally
+    sim.reset()
+    again = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
+    assert sim.stats()["requests"] == 0  # a later run over the same state sends nothing
+    assert again.sort("id").equals(local)

@@ -29,8 +29,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import ray.data
 
 from .. import endpoint, runner
+from ..checkpoint import Checkpoint
 from ..config import Job
 from ..errors import LockedError, UsageError
+from ..models import Result, Status, Usage
 from ..options import build_job
 from ..report import Events
 from ..runlock import RunLock
@@ -74,7 +76,8 @@ def translate_dataset(
         batch_size=None,  # one whole block per call: the block is the unit of retry
         batch_format="pyarrow",
         fn_constructor_kwargs={"job": job, "state": str(folder.resolve()), "ledger": ledger},
-        compute=ray.data.ActorPoolStrategy(size=actors),
+        # one block at a time per actor: a block queued behind a busy actor waits idle
+        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
     )
 
 
@@ -121,12 +124,39 @@ class _Blocks:
 
             with endpoint.serving(job) as served:
                 events = Events(bar=False, stream=io.StringIO())
-                runner.run(served, events=events, owns=owns)
+                runner.run(served, events=events, owns=owns, peers=self._peers)
             return pl.read_parquet(output).to_arrow()
+
+    def _peers(self, keys: pl.Series) -> list[Result]:
+        """The done results that the other shards under ``state`` hold for ``keys``: a unit
+        another actor paid for is not sent again (it was in flight: it may be)."""
+        found: list[Result] = []
+        for shard in sorted(self._shard.parent.glob("shard-*.sqlite")):
+            if shard == self._shard:
+                continue
+            with Checkpoint(shard, must_exist=True) as peer:
+                done = peer.lookup(keys).filter(pl.col("status") == Status.DONE.value)
+            found += [_result(row, origin=shard.stem) for row in done.iter_rows(named=True)]
+        return found
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: the kernel drops it anyway
             self._slot.release()
+
+
+def _result(row: dict[str, Any], *, origin: str) -> Result:
+    """A stored row as a Result; its attempt id names the shard it came from, so copying
+    it again (a retried block) changes nothing."""
+    flags = tuple(f for f in (row["flags"] or "").split(",") if f)
+    return Result(
+        key=row["key"],
+        status=Status(row["status"]),
+        translation=row["translation"],
+        usage=Usage(row["prompt_tokens"], row["completion_tokens"]),
+        attempts=row["attempts"],
+        flags=flags,
+        attempt=f"{origin}:{row['key']}",
+    )
 
 
 def _claim_slot(state: Path, most: int = 4096) -> tuple[RunLock, Path]:
