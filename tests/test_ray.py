@@ -174,3 +174,27 @@ def test_same_answer_as_the_local_engine(
     again = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
     assert sim.stats()["requests"] == 0  # a later run over the same state sends nothing
     assert again.sort("id").equals(local)
+
+
+def test_a_local_run_never_imports_ray(sim: Sim, tmp_path: Path) -> None:
+    """``import pipeline`` and a local translate leave ray out of sys.modules."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,Hello\n", encoding="utf-8")
+    script = (
+        "import os, sys, polars as pl; import pipeline\n"
+        f"pipeline.translate_frame(pl.read_csv({str(source)!r}), to='de',"
+        f" base_url={sim.base_url!r}, progress=False)\n"
+        "print('ray' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTESCOPE_")}
+    env["ROUTESCOPE_API_KEY"] = "sk-test-key"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
