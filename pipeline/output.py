@@ -11,6 +11,8 @@ how into the report, records the glossary entries applied, and writes
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 
 import polars as pl
 
@@ -21,9 +23,13 @@ from .formats import Table, TableWriter, write_frame
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .report import Report
 
-__all__ = ["BLOCK_ROWS", "write_outputs"]
+__all__ = ["BLOCK_ROWS", "Owns", "write_outputs"]
 
 BLOCK_ROWS = 100_000  # rows written per block: bounds the memory of the output stage
+
+# Which of these unit keys' billed usage this table shows (a bool per key): a table that
+# is one block of a larger dataset shows only the units no other block showed first.
+Owns = Callable[[pl.Series], pl.Series]
 
 
 def write_outputs(
@@ -35,6 +41,7 @@ def write_outputs(
     terms_for: TermsFor | None = None,
     *,
     block_rows: int | None = None,
+    owns: Owns | None = None,
 ) -> None:
     block_rows = block_rows or BLOCK_ROWS
     missing = report.stopped or NOT_TRANSLATED
@@ -58,6 +65,7 @@ def write_outputs(
             failed.append(_failed(cells, results, missing, start, rows))
             flags.update(_flag_counts(cells, results))
             terms = _applied_terms(cells, names, terms_for)
+            cells = _billed(cells, owns)
             if job.layout == "long":
                 rows, added = _long(rows, cells, results, missing, terms)
             else:
@@ -77,6 +85,17 @@ def write_outputs(
     report.flags.update(flags)
     if job.failed_out is not None:
         write_frame(every, job.failed_out)
+
+
+def _billed(cells: CellPlan, owns: Owns | None) -> CellPlan:
+    """``cells`` with ``first`` kept only on the units whose usage ``owns`` gives this table."""
+    if owns is None:
+        return cells
+    first = []
+    for keys, mask in zip(cells.keys, cells.first, strict=True):
+        kept = owns(keys.filter(mask))
+        first.append(mask.clone().scatter(mask.arg_true(), kept) if len(kept) else mask)
+    return replace(cells, first=tuple(first))
 
 
 def _translated_columns(job: Job, plan: CellPlan) -> list[str]:

@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from .errors import OutputError, UsageError
 from .formats import ReadOptions, Table, sink_for, source_for
 from .glossary import load_glossary, load_memory
 from .models import Outcome, Request, Result, Settings, Status
-from .output import write_outputs
+from .output import Owns, write_outputs
 from .pacing import Pacer, Quota
 from .packsize import PackSizer
 from .planner import Chunking, Packing, plan_requests
@@ -45,17 +45,34 @@ from .runlock import RunLock
 from .store import ResultStore, done_status, record
 from .worker import Handler, run_pool
 
-__all__ = ["Report", "estimate", "run"]
+__all__ = ["Peers", "Report", "estimate", "run"]
+
+# The results other stores hold for these unit keys (the Ray engine's other shards).
+Peers = Callable[[pl.Series], Sequence[Result]]
 
 
-def run(job: Job, *, handle_signals: bool = False, events: Events | None = None) -> Report:
-    """Run ``job`` to the end and return its report (also written to ``job.report``)."""
+def run(
+    job: Job,
+    *,
+    handle_signals: bool = False,
+    events: Events | None = None,
+    owns: Owns | None = None,
+    peers: Peers | None = None,
+) -> Report:
+    """Run ``job`` to the end and return its report (also written to ``job.report``).
+
+    ``owns``: for a table that is one block of a dataset (the Ray engine), which units'
+    billed usage its token columns show; by default every unit's, on its first row.
+    ``peers``: the results other stores already hold for these keys (the Ray engine's
+    other shards), copied into this run's store before it counts what to send."""
     with _few_collections():
         return anyio.run(
             _run,
             job,
             handle_signals,
             events or Events(bar=job.progress),
+            owns,
+            peers,
             backend_options={"use_uvloop": _has_uvloop()},
         )
 
@@ -81,7 +98,9 @@ def _has_uvloop() -> bool:
     return importlib.util.find_spec("uvloop") is not None
 
 
-async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
+async def _run(
+    job: Job, handle_signals: bool, events: Events, owns: Owns | None, peers: Peers | None
+) -> Report:
     started = time.monotonic()
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
     _check_output_dir(job.output, job.output_format)
@@ -92,6 +111,8 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
     plan = _plan(job, table, settings, context, terms_for)
     # the lock only now, about to send: a run refused earlier leaves no file behind
     with RunLock(job.checkpoint), Checkpoint(job.checkpoint) as checkpoint, _cache(job) as cache:
+        if peers is not None:
+            _adopt(plan, checkpoint, peers)
         pending = _count(plan, checkpoint, job, report, cache=cache, fill_into=checkpoint)
         events.start(job=job.name, report=report)
         if report.to_translate:
@@ -114,7 +135,7 @@ async def _run(job: Job, handle_signals: bool, events: Events) -> Report:
             )  # fmt: skip
             if packing.sizer is not None:
                 report.packing = {k: v.as_dict() for k, v in packing.sizer.languages.items()}
-        write_outputs(job, table, plan, checkpoint, report, terms_for)
+        write_outputs(job, table, plan, checkpoint, report, terms_for, owns=owns)
         report.wall_seconds = time.monotonic() - started
         report.cost_usd = cost_usd(
             job.model, report.prompt_tokens, report.completion_tokens, prices=job.prices
@@ -276,6 +297,17 @@ def _statuses(plan: CellPlan, store: ResultStore, block: int = 200_000) -> pl.Da
         else pl.DataFrame(schema={"key": pl.String, "status": pl.String})
     )
     return frame.unique("key") if len(plan.keys) > 1 else frame
+
+
+def _adopt(plan: CellPlan, store: ResultStore, peers: Peers) -> None:
+    """Copy into ``store`` what ``peers`` hold of the plan's units that it has not done."""
+    keys = (
+        pl.concat(plan.keys).drop_nulls().unique() if plan.keys else pl.Series([], dtype=pl.String)
+    )
+    held = store.lookup(keys, columns=("status",)).filter(pl.col("status") == Status.DONE.value)
+    missing = keys.filter(~keys.is_in(held["key"].implode()))
+    if len(missing):
+        store.put(peers(missing))
 
 
 def _long_units(plan: CellPlan, pending: Sequence[pl.Series], max_chars: int) -> list[str]:

@@ -44,6 +44,7 @@ LAYERS = {
     "endpoint": 6,  # run(job): against the simulator when job.sim, for the library and the CLI
     "frame": 7,  # translate_frame: a DataFrame through the same run, for notebooks
     "cli": 7,
+    "ray": 7,  # the Ray engine (the ray extra): translate_dataset over the per-block path
     "__main__": 8,
     "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
     "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
@@ -53,6 +54,7 @@ LAYERS = {
 
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
+    "ray": {"__init__", "dataset"},
     "sim": {"__init__", "__main__", "server", "api", "pseudo", "packs"},
     "formats": {
         "__init__",

@@ -1,0 +1,171 @@
+"""``translate_dataset``: a Ray Dataset in, the same rows with their translations out.
+
+    ds -> map_batches(_Blocks, one whole block per call, ``actors`` actors)
+       -> per block: endpoint.run on a Parquet copy of the block (the local
+          engine's own path: key -> plan -> translate -> store -> merge)
+
+The job is built and checked on the driver (``build_job``, as the command
+line does), then shipped to the actors.  Each actor holds one result shard
+under ``state`` (``shard-K.sqlite``, K the first slot no live actor holds),
+so a later run over the same ``state`` finds what its slot paid for, and a
+shard has one writer at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import os
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
+import ray.data
+
+from .. import endpoint, runner
+from ..checkpoint import Checkpoint
+from ..config import Job
+from ..errors import LockedError, UsageError
+from ..models import Result, Status, Usage
+from ..options import build_job
+from ..report import Events
+from ..runlock import RunLock
+
+__all__ = ["translate_dataset"]
+
+_NOT_HERE = ("input", "output", "input_format", "output_format", "checkpoint", "report")
+_BLOCK = "block.parquet"
+
+
+def translate_dataset(
+    ds: ray.data.Dataset,
+    *,
+    to: str | Sequence[str],
+    columns: str | Sequence[str] = ("text",),
+    state: str | Path | None = None,
+    actors: int = 1,
+    **options: Any,
+) -> ray.data.Dataset:
+    """``ds`` with a ``{column}_{lang}`` column per text column and language, and the token,
+    error and flag columns of ``mtpipe translate``; lazy, like any Ray Data transform.
+
+    ``state``: a folder every worker can reach (a shared filesystem on a cluster) that
+    holds the result shards; pass the same one to resume and to reuse what an earlier
+    run paid for (default: a new temporary folder).  ``actors``: how many block
+    translators run at once.  ``options`` are the job-file keys (``model=``,
+    ``base_url=``, ``concurrency=``, ``sim=True``, ...), checked here, on the driver.
+    """
+    given = sorted(set(options) & set(_NOT_HERE))
+    if given:
+        raise UsageError(f"translate_dataset: {', '.join(given)} is the dataset's; leave it out")
+    if actors < 1:
+        raise UsageError(f"translate_dataset: actors={actors}; pass 1 or more")
+    folder = Path(state) if state is not None else Path(tempfile.mkdtemp(prefix="mtpipe-ray-"))
+    values = {"input": _BLOCK, "output": f"out-{_BLOCK}", "to": to, "progress": False}
+    values |= {"columns": [columns] if isinstance(columns, str) else list(columns)}
+    job = build_job(values | options, env=os.environ)
+    ledger = _Ledger.options(name=f"mtpipe-ledger-{uuid.uuid4().hex}").remote()  # type: ignore[attr-defined]
+    return ds.map_batches(
+        _Blocks,
+        batch_size=None,  # one whole block per call: the block is the unit of retry
+        batch_format="pyarrow",
+        fn_constructor_kwargs={"job": job, "state": str(folder.resolve()), "ledger": ledger},
+        # one block at a time per actor: a block queued behind a busy actor waits idle
+        compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
+    )
+
+
+@ray.remote(num_cpus=0)
+class _Ledger:
+    """Which block of the run shows each unit's billed usage: the first to claim it.
+
+    A block is named by a digest of its rows, so a retried block (a worker killed
+    mid-run) claims its own units again and shows their usage once, as before."""
+
+    def __init__(self) -> None:
+        self._owner: dict[str, str] = {}
+
+    def claim(self, block: str, keys: list[str]) -> list[bool]:
+        return [self._owner.setdefault(key, block) == block for key in keys]
+
+
+class _Blocks:
+    """One actor: translates each block it is handed through the local engine."""
+
+    def __init__(self, *, job: Job, state: str, ledger: Any) -> None:
+        self._job = job
+        self._ledger = ledger
+        self._slot, self._shard = _claim_slot(Path(state))
+
+    def __call__(self, block: pa.Table) -> pa.Table:
+        frame = pl.from_arrow(block)
+        assert isinstance(frame, pl.DataFrame)  # a Table converts to a frame, never a Series
+        with tempfile.TemporaryDirectory(prefix="mtpipe-block-") as folder:
+            source, output = Path(folder) / _BLOCK, Path(folder) / f"out-{_BLOCK}"
+            frame.write_parquet(source)
+            job = dataclasses.replace(
+                self._job,
+                input=source,
+                output=output,
+                checkpoint=self._shard,
+                report=Path(folder) / "report.json",
+            )
+            block_id = hashlib.blake2b(frame.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()
+
+            def owns(keys: pl.Series) -> pl.Series:
+                claimed = ray.get(self._ledger.claim.remote(block_id, keys.to_list()))
+                return pl.Series(claimed, dtype=pl.Boolean)
+
+            with endpoint.serving(job) as served:
+                events = Events(bar=False, stream=io.StringIO())
+                runner.run(served, events=events, owns=owns, peers=self._peers)
+            return pl.read_parquet(output).to_arrow()
+
+    def _peers(self, keys: pl.Series) -> list[Result]:
+        """The done results that the other shards under ``state`` hold for ``keys``: a unit
+        another actor paid for is not sent again (it was in flight: it may be)."""
+        found: list[Result] = []
+        for shard in sorted(self._shard.parent.glob("shard-*.sqlite")):
+            if shard == self._shard:
+                continue
+            with Checkpoint(shard, must_exist=True) as peer:
+                done = peer.lookup(keys).filter(pl.col("status") == Status.DONE.value)
+            found += [_result(row, origin=shard.stem) for row in done.iter_rows(named=True)]
+        return found
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown: the kernel drops it anyway
+            self._slot.release()
+
+
+def _result(row: dict[str, Any], *, origin: str) -> Result:
+    """A stored row as a Result; its attempt id names the shard it came from, so copying
+    it again (a retried block) changes nothing."""
+    flags = tuple(f for f in (row["flags"] or "").split(",") if f)
+    return Result(
+        key=row["key"],
+        status=Status(row["status"]),
+        translation=row["translation"],
+        usage=Usage(row["prompt_tokens"], row["completion_tokens"]),
+        attempts=row["attempts"],
+        flags=flags,
+        attempt=f"{origin}:{row['key']}",
+    )
+
+
+def _claim_slot(state: Path, most: int = 4096) -> tuple[RunLock, Path]:
+    """The first shard slot under ``state`` that no live actor holds: (its lock, its shard)."""
+    for k in range(most):
+        slot = RunLock(state / f"shard-{k}.slot")
+        try:
+            slot.acquire()
+        except LockedError:
+            continue
+        return slot, state / f"shard-{k}.sqlite"
+    raise LockedError(f"{state}: {most} actors hold a shard already; pass fewer actors")

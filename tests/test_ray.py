@@ -1,0 +1,200 @@
+"""The Ray engine on a real cluster on loopback: a head and one worker node, token auth.
+
+The cluster is started by the fixture below with ``ray start --block`` (one process per
+node, its own session), bounded in time, and stopped by killing those processes' groups
+in teardown, even when a test fails.  Nodes listen on 127.0.0.2 and 127.0.0.3 so the
+traffic stays on loopback; the simulator is a real process, as in the other tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+# Ray reads its auth mode and token once, when it loads: set before the import, so this
+# process (the driver) and the nodes the fixture starts share one fresh token.
+TOKEN = os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+os.environ["RAY_AUTH_MODE"] = "token"
+ray = pytest.importorskip("ray")
+
+from conftest import ROOT, Sim  # noqa: E402
+
+from pipeline import translate_frame  # noqa: E402
+from pipeline.ray import translate_dataset  # noqa: E402
+
+# Ray's own deprecation notices about its own settings (raised inside ray.data)
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
+
+HEAD, WORKER = "127.0.0.2", "127.0.0.3"
+START_SECONDS = 90  # how long a node may take to come up before the fixture gives up
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    address: str
+    token: str
+    nodes: tuple[subprocess.Popen[bytes], ...]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: teardown ends it and its children only
+        )
+
+
+def _wait_listening(host: str, port: int, node: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if node.poll() is not None:
+            raise RuntimeError(f"ray head exited: {log.read_text(errors='replace')[-2000:]}")
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"ray head not listening after {START_SECONDS}s")
+
+
+def _stop(node: subprocess.Popen[bytes]) -> None:
+    if node.poll() is None:
+        os.killpg(node.pid, signal.SIGTERM)  # ray start --block stops its node's processes
+        try:
+            node.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+    with contextlib.suppress(ProcessLookupError):  # whatever of the group outlived its leader
+        os.killpg(node.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A head node and one worker node, two logical CPUs each, token auth with a fresh token."""
+    folder = tmp_path_factory.mktemp("ray")
+    token = TOKEN
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "ROUTESCOPE_"))}
+    env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "PYTHONPATH": str(ROOT)}
+    env |= {"RAY_USAGE_STATS_ENABLED": "0"}
+    port = _free_port(HEAD)
+    common = ["--num-cpus", "2", "--object-store-memory", str(100 * 1024**2)]
+    nodes: list[subprocess.Popen[bytes]] = []
+    try:
+        head_log = folder / "head.log"
+        head_args = ["--head", "--node-ip-address", HEAD, "--port", str(port)]
+        head_args += ["--temp-dir", str(folder / "t"), "--include-dashboard", "false"]
+        nodes.append(_node([*head_args, *common], env, head_log))
+        _wait_listening(HEAD, port, nodes[0], head_log)
+        worker_args = ["--address", f"{HEAD}:{port}", "--node-ip-address", WORKER]
+        nodes.append(_node([*worker_args, *common], env, folder / "worker.log"))
+        yield Cluster(f"{HEAD}:{port}", token, tuple(nodes))
+    finally:
+        for node in reversed(nodes):
+            _stop(node)
+
+
+@pytest.fixture(scope="module")
+def connected(cluster: Cluster) -> Iterator[Cluster]:
+    """This process as the cluster's driver, once both nodes are up."""
+    try:
+        ray.init(
+            address=cluster.address,
+            _node_ip_address=HEAD,
+            logging_level="ERROR",
+            log_to_driver=False,
+        )
+        deadline = time.monotonic() + START_SECONDS
+        while ray.cluster_resources().get("CPU", 0) < 4:  # both nodes up
+            assert time.monotonic() < deadline, "the worker node never joined"
+            time.sleep(0.5)
+        yield cluster
+    finally:
+        ray.shutdown()
+
+
+def _table(rows: int) -> pl.DataFrame:
+    """Texts that repeat within and across blocks, a blank cell, a placeholder."""
+    texts = [
+        f"Save {i % 13} files to %(folder)s" if i % 5 else f"Open item {i % 17}"
+        for i in range(rows)
+    ]
+    texts[7] = "   "
+    return pl.DataFrame({"id": list(range(rows)), "title": texts, "body": texts[::-1]})
+
+
+def _collect(ds: object) -> pl.DataFrame:
+    refs = ds.to_arrow_refs()  # type: ignore[attr-defined]
+    return pl.concat([pl.from_arrow(t) for t in ray.get(refs)])  # type: ignore[misc]
+
+
+def test_same_answer_as_the_local_engine(
+    connected: Cluster, sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows, translations, mt_error, mt_flags and token columns equal the local engine's,
+    over 4 blocks on 2 nodes; each unit is sent once (dedupe across blocks)."""
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    table = _table(120)
+    options = {"base_url": sim.base_url, "pack": "off", "to": ["de", "ja"]}
+    columns = ["title", "body"]
+    sim.reset()
+    local = translate_frame(table, columns=columns, progress=False, **options)
+    sent_locally = sim.stats()["requests"]
+    sim.reset()
+    ds = ray.data.from_arrow([table.slice(i, 30).to_arrow() for i in range(0, 120, 30)])
+    state = tmp_path / "state"
+    out = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
+    assert out.sort("id").equals(local)
+    assert out["mt_prompt_tokens"].sum() > 0  # not an all-zero match
+    # a unit in several blocks: sent once, or once more by a block that ran at the same
+    # time on the other actor (in flight there), never once per block
+    assert sent_locally <= sim.stats()["requests"] <= 2 * sent_locally
+    sim.reset()
+    again = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
+    assert sim.stats()["requests"] == 0  # a later run over the same state sends nothing
+    assert again.sort("id").equals(local)
+
+
+def test_a_local_run_never_imports_ray(sim: Sim, tmp_path: Path) -> None:
+    """``import pipeline`` and a local translate leave ray out of sys.modules."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,Hello\n", encoding="utf-8")
+    script = (
+        "import os, sys, polars as pl; import pipeline\n"
+        f"pipeline.translate_frame(pl.read_csv({str(source)!r}), to='de',"
+        f" base_url={sim.base_url!r}, progress=False)\n"
+        "print('ray' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTESCOPE_")}
+    env["ROUTESCOPE_API_KEY"] = "sk-test-key"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
