@@ -55,7 +55,18 @@ LAYERS = {
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
     "ray": {"__init__", "dataset"},
-    "sim": {"__init__", "__main__", "server", "api", "pseudo", "packs"},
+    "sim": {
+        "__init__",
+        "__main__",
+        "server",
+        "settings",
+        "command",
+        "api",
+        "limits",
+        "answers",
+        "pseudo",
+        "packs",
+    },
     "formats": {
         "__init__",
         "catalog",

@@ -670,7 +670,7 @@ async def test_burst_limit(per_second: bool) -> None:
 
 
 def test_burst_is_a_ramp_not_a_steady_rate() -> None:
-    from pipeline.sim.api import Limits
+    from pipeline.sim.limits import Limits
 
     def after_ten_steady_seconds(per_second: bool) -> list[tuple[str, str] | None]:
         """19.5 a second for 10 s (under 1200/60), then 40 more within 40 ms."""

@@ -1,22 +1,20 @@
-"""The simulated provider's side of one request: parse it, answer it, limit it.
+"""The simulated provider's side of one request: parse it and answer it.
 
-Used by ``sim.py`` (the server).  ``parse`` turns a Chat Completions body
-into a ``Job`` (text, target language, terms, stream, max_tokens; the
-qwen-mt one-user-message rule and its 500), ``completion`` and ``stream``
-build the answers, the ``*_REPLIES`` tables hold the provider's own error
-bodies, and ``Limits`` keeps the sliding quota windows (see ``sim.py``).
+Used by ``server.py``.  ``parse`` turns a Chat Completions body into a
+``Job`` (text, target language, terms, stream, max_tokens; the qwen-mt
+one-user-message rule and its 500), ``completion`` and ``stream`` build the
+answers, ``FAULT_REPLIES`` holds the provider's own error bodies (``error``
+builds one; ``limits.py`` keeps the quota windows and their 429s).
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import re
 import time
-from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
@@ -25,12 +23,12 @@ from .pseudo import language_name
 __all__ = [
     "FAULT_REPLIES",
     "INVALID_KEY",
-    "LIMIT_REPLIES",
     "Job",
-    "Limits",
     "Reject",
+    "Reply",
     "completion",
     "dumps",
+    "error",
     "invalid",
     "parse",
     "response",
@@ -45,14 +43,14 @@ _TERMS_RE = re.compile(  # prompts.requirements: the glossary sentence, up to th
     re.DOTALL,
 )
 _WHOLE_TEXT_STREAMS = frozenset({"qwen-mt-plus", "qwen-mt-turbo"})
-_Reply = tuple[int, bytes]  # HTTP status, JSON body
+Reply = tuple[int, bytes]  # HTTP status, JSON body
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _error(status: int, code: str, message: str, kind: str = "") -> _Reply:
+def error(status: int, code: str, message: str, kind: str = "") -> Reply:
     error = {"message": message, "type": kind or code, "param": None, "code": code}
     return status, json.dumps({"error": error}).encode()
 
@@ -60,16 +58,16 @@ def _error(status: int, code: str, message: str, kind: str = "") -> _Reply:
 _ROLE_ERROR = "<400> InternalError.Algo.InvalidParameter: Role must be in [user, assistant]"
 _ROLE = 500, json.dumps({"error": {"message": _ROLE_ERROR, "type": "InternalError",
                                    "code": "InternalError"}}).encode()  # fmt: skip
-INVALID_KEY = _error(401, "invalid_api_key", "Incorrect API key provided.", "invalid_request_error")
+INVALID_KEY = error(401, "invalid_api_key", "Incorrect API key provided.", "invalid_request_error")
 _ENVELOPE = {"error": {"message": "Service busy", "code": "ServiceBusy"}, "message": "failed"}
-FAULT_REPLIES: dict[str, _Reply] = {
-    "429": _error(429, "limit_requests", "Requests rate limit exceeded, please try again later."),
-    "500": _error(500, "InternalError", "An internal error has occured, please try again later"
+FAULT_REPLIES: dict[str, Reply] = {
+    "429": error(429, "limit_requests", "Requests rate limit exceeded, please try again later."),
+    "500": error(500, "InternalError", "An internal error has occured, please try again later"
                   " or contact service support."),
-    "503": _error(503, "ServiceUnavailable", "The model is overloaded, please try again later."),
-    "moderation": _error(400, "data_inspection_failed",
+    "503": error(503, "ServiceUnavailable", "The model is overloaded, please try again later."),
+    "moderation": error(400, "data_inspection_failed",
                          "Input data may contain inappropriate content."),
-    "billing": _error(429, "Arrearage",
+    "billing": error(429, "Arrearage",
                       "Access denied, please make sure your account is in good standing."),
     "badjson": (200, b'{"id": "chatcmpl-'),
     "envelope": (200, json.dumps(_ENVELOPE).encode()),
@@ -78,7 +76,7 @@ FAULT_REPLIES["flaky"] = FAULT_REPLIES["500"]
 
 
 def response(
-    reply: _Reply, fault: str | None = None, *, retry_after: str | None = None
+    reply: Reply, fault: str | None = None, *, retry_after: str | None = None
 ) -> web.Response:
     retry_after = "1" if fault == "429" else retry_after
     headers = {"Retry-After": retry_after} if retry_after else None
@@ -89,13 +87,13 @@ def response(
 class Reject(Exception):
     """Raised while reading a request that gets an error answer instead of a translation."""
 
-    def __init__(self, reply: _Reply) -> None:
+    def __init__(self, reply: Reply) -> None:
         super().__init__(reply[0])
         self.reply = reply
 
 
 def invalid(message: str) -> Reject:
-    return Reject(_error(400, "invalid_parameter_error", message, "invalid_request_error"))
+    return Reject(error(400, "invalid_parameter_error", message, "invalid_request_error"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +167,7 @@ def parse(body: Any, overhead: int) -> Job:
         raise invalid("'messages' must be a non-empty list")
     if model == "qwen-sim-missing":
         message = f"The model `{model}` does not exist or you do not have access to it."
-        raise Reject(_error(404, "model_not_found", message, "invalid_request_error"))
+        raise Reject(error(404, "model_not_found", message, "invalid_request_error"))
     contents = [_content(m) for m in messages]
     roles = [m["role"] for m in messages]
     if model.startswith("qwen-mt") and roles != ["user"]:
@@ -228,87 +226,3 @@ async def stream(request: web.Request, body: dict[str, Any], job: Job) -> web.St
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
-
-
-LIMIT_REPLIES: dict[str, _Reply] = {
-    code: _error(429, code, message)
-    for code, message in (
-        ("limit_requests", "Requests rate limit exceeded, please try again later."),
-        ("limit_burst_rate", "Request rate increased too quickly. To ensure system stability, "
-         "please adjust your client logic to scale requests more smoothly over time."),
-        ("insufficient_quota", "Allocated quota exceeded, please increase your quota limit."),
-    )
-}  # fmt: skip
-
-
-def _retry_after(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))
-
-
-class QuotaConfig(Protocol):
-    """The quota settings of ``SimConfig`` that ``Limits`` reads."""
-
-    @property
-    def rpm(self) -> float | None: ...
-    @property
-    def tpm(self) -> float | None: ...
-    @property
-    def per_second(self) -> bool: ...
-    @property
-    def burst(self) -> bool: ...
-
-
-class Limits:
-    """Sliding 60 s windows of accepted request times and billed tokens (monotonic seconds)."""
-
-    def __init__(self, config: QuotaConfig) -> None:
-        self.config = config
-        self.times: deque[float] = deque()
-        self.billed: deque[tuple[float, int]] = deque()
-        self.tokens = 0  # sum of ``billed``
-
-    def admit(self, now: float) -> tuple[str, str] | None:
-        """None, and the request counts; or (429 code, Retry-After) and it does not."""
-        self._prune(now)
-        refused = self._requests(now) or self._tokens(now)
-        if refused is None:
-            self.times.append(now)
-        return refused
-
-    def bill(self, now: float, tokens: int) -> None:
-        if self.config.tpm is not None:
-            self.billed.append((now, tokens))
-            self.tokens += tokens
-
-    def _prune(self, now: float) -> None:
-        while self.times and self.times[0] <= now - 60:
-            self.times.popleft()
-        while self.billed and self.billed[0][0] <= now - 60:
-            self.tokens -= self.billed.popleft()[1]
-
-    def _requests(self, now: float) -> tuple[str, str] | None:
-        rpm = self.config.rpm
-        if rpm is None:
-            return None
-        second = bisect.bisect_right(self.times, now - 1)  # index of the last second's first
-        last = len(self.times) - second + 1  # this request included
-        before = second - bisect.bisect_right(self.times, now - 11)
-        frees = self.times[second] + 1 - now if second < len(self.times) else 1.0
-        if self.config.burst and last > rpm / 60 and last > 2 * before / 10:
-            return "limit_burst_rate", _retry_after(frees)
-        if len(self.times) >= rpm:
-            return "limit_requests", _retry_after(self.times[0] + 60 - now)
-        if self.config.per_second and last > math.ceil(rpm / 60):
-            return "limit_requests", _retry_after(frees)
-        return None
-
-    def _tokens(self, now: float) -> tuple[str, str] | None:
-        tpm = self.config.tpm
-        if tpm is None or self.tokens < tpm:
-            return None
-        left = self.tokens
-        for when, tokens in self.billed:
-            left -= tokens
-            if left < tpm:
-                return "insufficient_quota", _retry_after(when + 60 - now)
-        raise AssertionError("unreachable: the window sums to at least tpm")  # pragma: no cover

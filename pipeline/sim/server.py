@@ -33,6 +33,10 @@ at most 1) change the format of a whole pack answer, drawn like the QA faults
 (hashed per pack text and answer count) and counted under ``packs`` in
 ``/_sim/stats``.
 
+The faults and the quota mode are set by ``SimConfig`` (``settings.py``); the
+answer's text comes from ``answers.Answerer``; ``command.py`` is the
+``python -m pipeline.sim`` command.
+
 Quota mode (``rpm``, ``tpm``, ``per_second``, ``burst``) answers HTTP 429 with
 the provider's own code and message and a ``Retry-After`` (whole seconds
 until the window frees, at least 1), checked on arrival before any latency:
@@ -51,33 +55,25 @@ request that gets a fault or an error was accepted.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import hashlib
 import importlib
-import itertools
 import json
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .answers import Answerer
 from .api import (
     FAULT_REPLIES,
     INVALID_KEY,
-    LIMIT_REPLIES,
     Job,
-    Limits,
     Reject,
     completion,
     dumps,
@@ -86,83 +82,12 @@ from .api import (
     response,
     stream,
 )
-from .packs import PACK_FAULTS, deviate
-from .pseudo import corrupt, pseudo_translate
+from .limits import LIMIT_REPLIES, Limits
+from .settings import FAULT_KINDS, SimConfig, thresholds
 
-__all__ = [
-    "SimConfig",
-    "SimThread",
-    "main",
-    "make_app",
-    "parse_faults",
-    "pseudo_translate",
-    "serve",
-]
+__all__ = ["SimThread", "make_app", "new_loop", "serve"]
 
-_FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "reset", "hang", "badjson", "length")
-_FAULT_KINDS += ("envelope", "moderation", "billing")
-_ANSWER_FAULTS: tuple[str, ...] = ("placeholders", "echo", "dropterms", "script")  # per segment
-_GROUPS = (_FAULT_KINDS, _ANSWER_FAULTS, PACK_FAULTS)  # per request, segment, pack answer
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class SimConfig:
-    latency: float = 0.0  # seconds added to every response
-    seed: int = 0  # request faults: random.Random(seed) in arrival order; QA faults: hashed
-    faults: tuple[tuple[str, float], ...] = ()  # (kind, probability); see _check_faults
-    hang_seconds: float = 3600.0  # how long a "hang" fault sleeps before answering
-    overhead_tokens: int = 45  # hidden prompt tokens billed per request
-    rpm: float | None = None  # requests per sliding minute; None = unlimited
-    tpm: float | None = None  # billed tokens per sliding minute; None = unlimited
-    per_second: bool = True  # with rpm: also at most ceil(rpm/60) per sliding second
-    burst: bool = False  # with rpm: the burst limit (see the module docstring)
-
-    def __post_init__(self) -> None:
-        if min(self.latency, self.hang_seconds, self.overhead_tokens) < 0:
-            raise ValueError("latency, hang_seconds and overhead_tokens must be >= 0")
-        for name, rate in (("rpm", self.rpm), ("tpm", self.tpm)):
-            if rate is not None and not rate > 0:
-                raise ValueError(f"{name} must be > 0, not {rate}")
-        if self.burst and self.rpm is None:
-            raise ValueError("the burst limit needs rpm")
-        _check_faults(self.faults)
-
-
-def _check_faults(faults: tuple[tuple[str, float], ...]) -> None:
-    """Known kinds, each once, within 0..1; request faults (per request) and answer
-    faults (per segment of a successful answer) each add up to at most 1."""
-    kinds = [kind for kind, _ in faults]
-    known = (*_FAULT_KINDS, *_ANSWER_FAULTS, *PACK_FAULTS)
-    for kind, probability in faults:
-        if kind not in known:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(known)}")
-        if not 0.0 <= probability <= 1.0:
-            raise ValueError(f"fault {kind}: probability {probability} is not within 0..1")
-        if kinds.count(kind) > 1:
-            raise ValueError(f"fault {kind} is given twice")
-    for group in _GROUPS:
-        chosen = tuple((kind, p) for kind, p in faults if kind in group)
-        if sum(p for _, p in chosen) > 1.0 + 1e-9:
-            raise ValueError(f"fault probabilities add up to more than 1: {chosen}")
-
-
-def parse_faults(spec: str) -> tuple[tuple[str, float], ...]:
-    """``"429=0.1,500=0.05,reset=0.02"`` -> ``(("429", 0.1), ...)``; ValueError if malformed."""
-    faults: list[tuple[str, float]] = []
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        kind, _, value = item.partition("=")
-        try:
-            faults.append((kind.strip(), float(value)))
-        except ValueError:
-            raise ValueError(
-                f"bad fault {item!r} in {spec!r}: expected KIND=PROBABILITY such as 429=0.1"
-            ) from None
-    _check_faults(tuple(faults))
-    return tuple(faults)
-
-
-# --- the server ----------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -183,14 +108,11 @@ class _Simulator:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
-        self.thresholds = _thresholds(config.faults, _FAULT_KINDS)  # per request
-        self.answer_thresholds = _thresholds(config.faults, _ANSWER_FAULTS)  # per segment
-        self.pack_thresholds = _thresholds(config.faults, PACK_FAULTS)  # per pack answer
+        self.thresholds = thresholds(config.faults, FAULT_KINDS)  # per request
+        self.answerer = Answerer(config)
         self.stats = _Stats()
         self.limits = Limits(config)
         self.flaky_seen: set[str] = set()
-        self.broken_seen: set[tuple[str, str]] = set()  # (target, segment) of [[sim:breakph]]
-        self.answers: Counter[tuple[str, str]] = Counter()  # (target, segment) answered
         self.answered = 0
 
     def _draw(self) -> str | None:
@@ -198,64 +120,12 @@ class _Simulator:
         return next((kind for limit, kind in self.thresholds if u < limit), None)
 
     def _answer(self, job: Job, *, faulty: bool) -> str:
-        """The answer's text: each segment translated, or corrupted when a QA fault hits it."""
-        segments = _segments(job.text)
-        lines = [prefix + self._segment(job, segment, faulty) for prefix, segment in segments]
-        if len(segments) > 1 and not faulty and self.pack_thresholds:
-            u, pick = self._hashed("pack", job.target, job.text)
-            kind = next((kind for limit, kind in self.pack_thresholds if u < limit), None)
-            if kind is not None:
-                self.stats.packs[kind] += 1
-                return deviate(lines, kind, target=job.target, pick=pick)
-        return "\n".join(lines)
-
-    def _hashed(self, group: str, target: str, text: str) -> tuple[float, int]:
-        """A draw in [0, 1) and a pick for ``text``: the seed, the text, its target and how
-        often it was drawn for before, so any arrival order draws alike and a resend anew."""
-        seen = self.answers[group + target, text]
-        self.answers[group + target, text] += 1
-        key = f"{self.config.seed}\x1f{group}\x1f{seen}\x1f{target}\x1f{text}".encode()
-        digest = hashlib.blake2b(key, digest_size=16).digest()
-        return int.from_bytes(digest[:8]) / 2**64, int.from_bytes(digest[8:])
-
-    def _segment(self, job: Job, segment: str, faulty: bool) -> str:
-        fault, pick = (None, 0) if faulty else self._answer_fault(job.target, segment)
-        if fault is not None:
-            if fault == "echo" and "[[sim:echo]]" in segment:  # echoed, words or not
-                right = pseudo_translate(segment, job.target, terms=job.terms)
-                wrong = segment if segment != right else None
-            else:
-                wrong = corrupt(segment, job.target, fault, terms=job.terms, pick=pick)
-            if wrong is not None:
-                self.stats.corrupted["script" if fault == "latin" else fault] += 1
-                return wrong
-        return pseudo_translate(segment, job.target, terms=job.terms)
-
-    def _answer_fault(self, target: str, segment: str) -> tuple[str | None, int]:
-        """(QA fault, which placeholder) for one segment: its marker, else a hashed draw."""
-        if "[[sim:" in segment and (marked := self._marker(target, segment)) is not None:
-            return marked, 0
-        if not self.answer_thresholds:
-            return None, 0
-        seen = self.answers[target, segment]
-        self.answers[target, segment] += 1
-        key = f"{self.config.seed}\x1f{seen}\x1f{target}\x1f{segment}".encode()
-        digest = hashlib.blake2b(key, digest_size=16).digest()
-        u = int.from_bytes(digest[:8]) / 2**64
-        fault = next((kind for limit, kind in self.answer_thresholds if u < limit), None)
-        return fault, int.from_bytes(digest[8:])
-
-    def _marker(self, target: str, segment: str) -> str | None:
-        if "[[sim:echo]]" in segment:
-            return "echo"
-        if "[[sim:latin]]" in segment:
-            return "latin"
-        if "[[sim:breakph-always]]" in segment:
-            return "placeholders"
-        if "[[sim:breakph]]" in segment and (target, segment) not in self.broken_seen:
-            self.broken_seen.add((target, segment))
-            return "placeholders"
-        return None
+        """The answer's text, its QA and pack faults counted."""
+        answer = self.answerer.answer(job, faulty=faulty)
+        self.stats.corrupted.update(answer.corrupted)
+        if answer.pack is not None:
+            self.stats.packs[answer.pack] += 1
+        return answer.text
 
     def _trigger(self, text: str) -> str | None:
         if "[[sim:moderation]]" in text:
@@ -343,24 +213,6 @@ class _Simulator:
         return web.json_response({"reset": True})
 
 
-def _thresholds(
-    faults: tuple[tuple[str, float], ...], group: tuple[str, ...]
-) -> list[tuple[float, str]]:
-    """(cumulative probability, kind) of the faults of ``group``: one draw picks at most one."""
-    chosen = [(kind, p) for kind, p in faults if kind in group]
-    limits = itertools.accumulate(p for _, p in chosen)
-    return list(zip(limits, (kind for kind, _ in chosen), strict=True))
-
-
-def _segments(text: str) -> list[tuple[str, str]]:
-    """A pack's numbered lines as (``"[n] "``, segment); any other text is one segment."""
-    lines = text.split("\n")
-    prefixes = [f"[{n}] " for n in range(1, len(lines) + 1)]
-    if len(lines) > 1 and all(map(str.startswith, lines, prefixes)):
-        return [(prefix, line[len(prefix) :]) for prefix, line in zip(prefixes, lines, strict=True)]
-    return [("", text)]
-
-
 def make_app(config: SimConfig) -> web.Application:
     """The simulator as an aiohttp application; each app has its own counters and fault draws."""
     sim = _Simulator(config)
@@ -387,7 +239,7 @@ async def serve(config: SimConfig, *, host: str = "127.0.0.1", port: int = 0) ->
         await runner.cleanup()
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
+def new_loop() -> asyncio.AbstractEventLoop:
     """A uvloop event loop when uvloop is installed, else asyncio's default."""
     try:
         uvloop = importlib.import_module("uvloop")
@@ -404,7 +256,7 @@ class SimThread:
         self._config = config
 
     def __enter__(self) -> str:
-        self._loop = _new_loop()
+        self._loop = new_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sim", daemon=True)
         self._thread.start()
         self._server = serve(self._config)
@@ -427,87 +279,3 @@ class SimThread:
 
     def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-
-_LISTENING = "mtpipe simulator listening on "
-
-
-async def _serve_until_signal(config: SimConfig, host: str, port: int) -> None:
-    stop, loop = asyncio.Event(), asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with serve(config, host=host, port=port) as url:
-        print(f"{_LISTENING}{url}", flush=True)
-        await stop.wait()
-
-
-def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """``python -m pipeline.sim --port 0 ARGS`` in a process of its own (tests, benchmarks):
-    the process and its base URL, once it listens."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.sim", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if _LISTENING not in line:
-        process.kill()
-        process.wait()
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return process, line.split(_LISTENING, 1)[1].strip()
-
-
-def main(argv: list[str] | None = None, *, prog: str = "python -m pipeline.sim") -> int:
-    """``python -m pipeline.sim`` (or ``prog``): serve until SIGINT or SIGTERM, then exit 0."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Offline OpenAI-compatible simulator of the Qwen MT Chat Completions API.",
-    )
-    add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    add("--port", type=int, default=8000, help="port to bind (default 8000; 0 picks a free one)")
-    add("--latency", type=float, default=0.0, help="seconds added to every response")
-    add(
-        "--faults",
-        default="",
-        help="KIND=P,... e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01 (per request) or "
-        "placeholders=0.05,echo=0.03,dropterms=0.1,script=0.03 (per answer segment) or "
-        "prefix,preamble,renumber,blank,merge,drop,note,never=P (per pack answer)",
-    )
-    add("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
-    add("--hang-seconds", type=float, default=3600.0, help="how long a hang fault lasts")
-    add("--overhead-tokens", type=int, default=45, help="hidden prompt tokens per request")
-    add("--rpm", type=float, help="requests per minute, then HTTP 429 limit_requests")
-    add("--tpm", type=float, help="billed tokens per minute, then HTTP 429 insufficient_quota")
-    add("--burst", action="store_true", help="with --rpm: 429 limit_burst_rate on a fast ramp")
-    add(
-        "--no-per-second",
-        dest="per_second",
-        action="store_false",
-        help="with --rpm: do not also limit each second to rpm/60",
-    )
-    args = parser.parse_args(argv)
-    try:
-        faults = parse_faults(args.faults)
-        config = SimConfig(
-            args.latency,
-            args.seed,
-            faults,
-            args.hang_seconds,
-            args.overhead_tokens,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            per_second=args.per_second,
-            burst=args.burst,
-        )
-    except ValueError as exc:
-        parser.error(str(exc))
-    try:
-        with asyncio.Runner(loop_factory=_new_loop) as runner:
-            runner.run(_serve_until_signal(config, args.host, args.port))
-    except OSError as exc:
-        print(f"mtpipe simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    return 0
