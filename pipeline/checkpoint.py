@@ -5,7 +5,8 @@ text), never by row position.  One task writes (``store.record``), in
 batched transactions; WAL mode lets readers look on.  A killed run loses at
 most the batch that was still open.  The file is created by the first
 ``put``: a run that stores nothing (refused, or nothing to send) leaves none.
-The run lock is ``runlock.RunLock``, taken by the runner, not here.
+The run lock is ``runlock.RunLock``, taken by the runner, not here;
+``summary.py`` reads what ``mtpipe status`` shows.
 
 Each row keeps the attempt ids it was built from (``attempt_ids``): a put
 whose attempt id the row already lists changes nothing, a new one replaces
@@ -20,7 +21,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -28,6 +28,7 @@ import polars as pl
 from .errors import CheckpointError
 from .models import Result, Status, Usage
 from .store import RESULT_SCHEMA, done_status, record
+from .summary import Failure, Summary, summarize
 
 __all__ = ["RESULT_SCHEMA", "Checkpoint", "Failure", "Summary", "done_status", "record"]
 
@@ -260,31 +261,7 @@ class Checkpoint:
 
     def summary(self, *, examples: int = 3) -> Summary:
         """Counts by status, tokens billed per model, failures by reason with examples."""
-        db = self._db
-        if db is None:
-            return Summary({}, {}, ())
-        statuses = dict(db.execute("SELECT status, count(*) FROM results GROUP BY status"))
-        tokens = {
-            model: (int(p), int(c))
-            for model, p, c in db.execute(
-                # a finished long unit's usage includes its pieces' rows: count them once
-                "SELECT model, sum(prompt_tokens), sum(completion_tokens) FROM results "
-                "WHERE status != 'piece' OR substr(key, 1, instr(key, '/') - 1) NOT IN "
-                "(SELECT key FROM results WHERE status = 'done') GROUP BY model"
-            )
-        }
-        failures = []
-        for status, error, n in db.execute(
-            "SELECT status, coalesce(error, '?'), count(*) FROM results WHERE status != 'done' "
-            "GROUP BY status, error ORDER BY count(*) DESC"
-        ).fetchall():
-            rows = db.execute(
-                "SELECT lang, coalesce(source, ''), coalesce(message, '') FROM results "
-                "WHERE status = ? AND coalesce(error, '?') = ? LIMIT ?",
-                (status, error, examples),
-            ).fetchall()
-            failures.append(Failure(status, error, n, tuple(rows)))
-        return Summary(statuses, tokens, tuple(failures))
+        return Summary({}, {}, ()) if self._db is None else summarize(self._db, examples=examples)
 
     def integrity_check(self) -> str:
         if self._db is None:
@@ -301,18 +278,3 @@ class Checkpoint:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    status: str
-    reason: str
-    units: int
-    examples: tuple[tuple[str, str, str], ...]  # (language, source text, message)
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    statuses: dict[str, int]  # units by status
-    tokens: dict[str, tuple[int, int]]  # model -> (prompt, completion) billed
-    failures: tuple[Failure, ...]

@@ -21,6 +21,7 @@ LAYERS = {
     "checkpoint": 2,
     "store": 1,  # the ResultStore seam and its writer task
     "runlock": 1,  # the run lock, separate from the store
+    "summary": 1,  # what mtpipe status shows of a checkpoint
     "cache": 2,  # the translation cache: a second ResultStore shared across outputs and jobs
     "cells": 2,
     "merge": 2,
