@@ -25,7 +25,7 @@ are already evenly spaced); "tokens" slows the token schedule by 20%;
 10% per 20 s.  ``headroom`` leaves 2% of both rates unused for the jitter
 between a scheduled start and the server counting it.
 
-All of that state lives in a ``QuotaStore`` (pipeline/quota.py: the contract):
+All of that state lives in a ``QuotaStore`` (pipeline/quota/: the contract):
 in this process by default, in a file under ``flock`` for processes sharing a
 key and model (pipeline/quotafile.py), so they pace as one client.  The slot
 says how the attempt went to the store as it closes; ``hold`` is kept until then.

@@ -21,9 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import quota as rules
 from .errors import UsageError
-from .quota import Begin, Booking, Charge, Cut, Grant, QuotaState, Settlement, View
+from .quota import Begin, Booking, Charge, Cut, Grant, QuotaState, Settlement, View, rules
 
 __all__ = ["FileQuotaStore", "shared_path"]
 

@@ -26,7 +26,7 @@ LAYERS = {
     "cells": 2,
     "merge": 2,
     "splitter": 2,
-    "quota": 1,  # the QuotaStore seam: shared pacing and budget state, the in-process store
+    "quota": 1,  # the QuotaStore seam (a package): shared state, its rules, the in-process store
     "quotafile": 2,  # the flock-file QuotaStore and the one place its path is chosen
     "pacing": 2,
     "packsize": 1,  # per-language pack size learnt from the answers (--pack auto)
@@ -56,6 +56,7 @@ LAYERS = {
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
     "ray": {"__init__", "dataset"},
+    "quota": {"__init__", "values", "rules", "memory"},
     "sim": {
         "__init__",
         "__main__",

@@ -1,0 +1,79 @@
+"""The QuotaStore seam: the state that processes on one key and model share.
+
+A ``QuotaStore`` holds one ``QuotaState`` and applies the rules below to it, one
+call at a time (atomically).  Every argument and result is a small frozen
+value of floats, ints and strings, so an implementation in another process (a
+Ray actor, a Redis script) answers each call in one round trip: it holds a
+``QuotaState`` and calls the same pure functions (``reserve``, ``begin``,
+``settle``, ``admit``, ``spend``) that ``MemoryQuotaStore`` calls.  Times are
+wall-clock seconds (``time.time()``) passed in by the caller: the store keeps
+no clock.  Calls:
+
+    reserve(Booking) -> Grant   book the next start on the request and token
+                                schedules (GCRA, no burst tolerance); start at
+                                ``grant.start``
+    begin(Begin) -> Grant       say when the booked attempt actually woke: if
+                                the last ``per_second`` window (1 s plus
+                                headroom) already holds ceil(rpm/60) starts, or
+                                a pause came, ``grant.start`` is later: sleep
+                                and call begin again; else go
+    settle(Settlement) -> View  how an attempt went: billed tokens correct the
+                                token schedule; done counts toward the AIMD ramp;
+                                a throttle cuts concurrency and rates (once per
+                                generation); a pause (Retry-After, a drained
+                                window) stops every start until then
+    admit(Charge) -> bool       reserve ``cost`` of a budget ``limit`` if spent
+                                plus reserved plus cost stays within it
+    spend(Charge) -> None       release the reservation, add the billed cost
+
+The concurrency limit, the ramp's success count, the generation of cuts and
+the rate cuts are in the state, so every process paces by the same numbers:
+N processes behave as one client.  In-flight counts stay per process (a
+crashed process would leak a shared one); each process caps its own
+in-flight at the shared limit.  A reservation of money by a process that dies
+stays reserved: the budget errs on the side of not spending.
+
+The package: ``values`` (the frozen values every call passes, the limits and
+``QuotaStore`` itself), ``rules`` (the pure functions of state and call),
+``memory`` (``MemoryQuotaStore``); ``quotafile`` holds the flock-file store.
+"""
+
+from __future__ import annotations
+
+from .memory import MemoryQuotaStore
+from .rules import admit, begin, rate, reserve, settle, spend, view
+from .values import (
+    KINDS,
+    Begin,
+    Booking,
+    Charge,
+    Cut,
+    Grant,
+    Quota,
+    QuotaState,
+    QuotaStore,
+    Settlement,
+    View,
+)
+
+__all__ = [
+    "KINDS",
+    "Begin",
+    "Booking",
+    "Charge",
+    "Cut",
+    "Grant",
+    "MemoryQuotaStore",
+    "Quota",
+    "QuotaState",
+    "QuotaStore",
+    "Settlement",
+    "View",
+    "admit",
+    "begin",
+    "rate",
+    "reserve",
+    "settle",
+    "spend",
+    "view",
+]
