@@ -89,6 +89,7 @@ SUBPACKAGES = {
         "xcstrings",
         "po",
         "po_file",
+        "po_lex",
         "po_write",
         "po_check",
         "po_plan",

@@ -8,6 +8,7 @@ for what the entries mean (strings, flags, comments, references, obsolete,
 the header); this module only knows where each entry sits, so a writer can
 re-emit the entries it changes and copy every other byte.
 
+Where the entries sit is ``po_lex``'s part (lines -> kinds -> spans).
 Errors name the line: undecodable bytes for the declared charset, an
 unterminated string, a duplicate msgid (+ msgctxt), a msgstr[n] count that
 does not match the header's ``nplurals``, and whatever polib refuses.
@@ -24,6 +25,7 @@ from pathlib import Path
 import polib
 
 from .catalog import CatalogError
+from .po_lex import Lexed, lex
 
 __all__ = ["Entry", "PoCatalog", "nplurals", "parse_po"]
 
@@ -33,11 +35,7 @@ _BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _SHIELD = str.maketrans({c: chr(0x10FF00 + ord(c) % 256) for c in _BREAKS})
 _UNSHIELD = str.maketrans({chr(0x10FF00 + ord(c) % 256): c for c in _BREAKS})
 _CHARSET = re.compile(rb'^[ \t]*"Content-Type:[^\n]*?charset=[ \t]*([-\w.:]+)', re.MULTILINE)
-_KEYWORD = re.compile(r"(msgctxt|msgid_plural|msgid|msgstr)(\[\d+\])?(?=[\s\"]|$)")
-_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
-_FIELDS = {"msgctxt": "ctxt", "msgid": "id", "msgid_plural": "plural", "msgstr": "str"}
 _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
-_OPENS = {"tc", "gc", "oc", "fl", "prev", "ctxt", "id"}
 _OTHER_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -98,15 +96,6 @@ class PoCatalog:
         return self.metadata.get("Plural-Forms")
 
 
-@dataclass(frozen=True, slots=True)
-class _Lexed:
-    start: int  # index of the first line
-    stop: int
-    kinds: tuple[str, ...]
-    obsolete: bool
-    empty_msgid: bool
-
-
 def parse_po(data: bytes, path: Path) -> PoCatalog:
     """Read ``data`` as a PO/POT file; ``CatalogError`` with the line number if it is not one."""
     bom, body = _split_bom(data, path)
@@ -116,7 +105,7 @@ def parse_po(data: bytes, path: Path) -> PoCatalog:
     if not raw[-1]:
         raw.pop()
     texts = [_decode(line, codec, declared, path, number) for number, line in enumerate(raw, 1)]
-    lexed = _lex(texts, path)
+    lexed = lex(texts, path)
     shielded = "\n".join(text.translate(_SHIELD) for text in texts) + "\n"
     try:
         read = polib.pofile(shielded, encoding="utf-8")
@@ -202,84 +191,7 @@ def _decode(line: bytes, codec: str, declared: str, path: Path, number: int) -> 
         raise CatalogError(path, number, message) from None
 
 
-def _classify(text: str) -> tuple[str, bool]:
-    """A line's kind (``cont`` for a bare string) and whether it is obsolete (``#~``)."""
-    body = text.strip()
-    if not body:
-        return "blank", False
-    obsolete = body.startswith("#~")
-    if obsolete:
-        body = body[2:].lstrip()
-        if body.startswith("|"):
-            return "prev", True
-        if not body or body.startswith("#"):
-            raise ValueError("an empty #~ line; remove it or add the obsolete string")
-    elif body.startswith("#"):
-        return {"#,": "fl", "#.": "gc", "#:": "oc", "#|": "prev"}.get(body[:2], "tc"), False
-    if body.startswith('"'):
-        _literal(body)
-        return "cont", obsolete
-    keyword = _KEYWORD.match(body)
-    if keyword is None:
-        raise ValueError("expected msgctxt, msgid, msgstr, a quoted string or a # comment")
-    rest = body[keyword.end() :].strip()
-    if not rest.startswith('"'):
-        raise ValueError(f"{keyword.group(0)} needs a quoted string after it")
-    _literal(rest)
-    return _FIELDS[keyword.group(1)], obsolete
-
-
-def _literal(text: str) -> None:
-    """Check that ``text`` is exactly one C string literal."""
-    found = _LITERAL.match(text)
-    if found is None:
-        raise ValueError('unterminated string; close it with " (and escape quotes inside as \\")')
-    if found.end() != len(text):
-        raise ValueError('text after the closing quote; escape a quote inside a string as \\"')
-
-
-def _lex(texts: list[str], path: Path) -> list[_Lexed]:
-    """Cut the lines into entries; each entry's lines get a kind (continuations resolved)."""
-    found: list[_Lexed] = []
-    kinds: list[str] = []
-    start = last = -1
-    field = ""
-    for number, text in enumerate(texts):
-        try:
-            kind, _obsolete = _classify(text)
-        except ValueError as exc:
-            raise CatalogError(path, number + 1, str(exc)) from None
-        if kind == "blank":
-            if start >= 0:
-                kinds.append(kind)
-            continue
-        if start >= 0 and "str" in kinds and kind in _OPENS:
-            found.append(_lexed(texts, start, last + 1, kinds[: last + 1 - start]))
-            start, kinds = -1, []
-        if start < 0:
-            start = number
-        if kind == "cont":
-            if not field:
-                raise CatalogError(path, number + 1, "a string with no msgid or msgstr before it")
-            kind = field
-        field = kind if kind in _FIELDS.values() else ""
-        kinds.append(kind)
-        last = number
-    if start >= 0 and "id" in kinds:
-        if "str" not in kinds:
-            raise CatalogError(path, last + 1, 'msgid without msgstr; add msgstr ""')
-        found.append(_lexed(texts, start, last + 1, kinds[: last + 1 - start]))
-    return found
-
-
-def _lexed(texts: list[str], start: int, stop: int, kinds: list[str]) -> _Lexed:
-    ids = [texts[start + i].strip() for i, kind in enumerate(kinds) if kind == "id"]
-    obsolete = ids[0].startswith("#~")
-    literals = [text[text.index('"') :] for text in ids]
-    return _Lexed(start, stop, tuple(kinds), obsolete, all(lit == '""' for lit in literals))
-
-
-def _entry(lexed: _Lexed, raw: list[bytes], read: polib.POEntry) -> Entry:
+def _entry(lexed: Lexed, raw: list[bytes], read: polib.POEntry) -> Entry:
     def back(text: str) -> str:
         return text.translate(_UNSHIELD)
 
@@ -303,7 +215,7 @@ def _entry(lexed: _Lexed, raw: list[bytes], read: polib.POEntry) -> Entry:
 
 
 def _header_entry(
-    lexed: _Lexed, raw: list[bytes], texts: list[str], flags: tuple[str, ...]
+    lexed: Lexed, raw: list[bytes], texts: list[str], flags: tuple[str, ...]
 ) -> Entry:
     literals = [
         texts[lexed.start + i].strip() for i, kind in enumerate(lexed.kinds) if kind == "str"
@@ -332,7 +244,7 @@ def _header_flags(flags: object) -> tuple[str, ...]:
 
 
 def _assemble(
-    raw: list[bytes], lexed: list[_Lexed], entries: list[Entry]
+    raw: list[bytes], lexed: list[Lexed], entries: list[Entry]
 ) -> tuple[Entry | bytes, ...]:
     parts: list[Entry | bytes] = []
     at = 0
@@ -346,7 +258,7 @@ def _assemble(
     return tuple(parts)
 
 
-def _width(texts: list[str], lexed: list[_Lexed], metadata: Mapping[str, str]) -> int | None:
+def _width(texts: list[str], lexed: list[Lexed], metadata: Mapping[str, str]) -> int | None:
     """The file's wrapping: no wrap if a string line is longer than 79 columns."""
     longest = max(
         (
