@@ -82,6 +82,7 @@ SUBPACKAGES = {
         "counts",
         "icu",
         "jsontext",
+        "jsontree",
         "jsonmsg",
         "i18next",
         "arb",
