@@ -84,6 +84,8 @@ SUBPACKAGES = {
         "jsontext",
         "jsontree",
         "jsonmsg",
+        "jsoncatalog",
+        "jsonwrite",
         "i18next",
         "arb",
         "apple",
