@@ -97,6 +97,7 @@ SUBPACKAGES = {
         "po_check",
         "po_plan",
         "stringsdict",
+        "stringsdictdoc",
         "xmltext",
         "xliff",
         "xliffdoc",

@@ -1,10 +1,7 @@
 """Apple ``.stringsdict``: plural variants per target CLDR category, spliced into the plist.
 
-Read (``xmltext``: lxml checks the XML, the bytes are kept): the root
-``<plist><dict>`` maps each key to a ``<dict>`` with its
-``NSStringLocalizedFormatKey`` (``%#@files@ in %#@folders@``) and, per
-variable it names, a ``<dict>`` of ``NSStringPluralRuleType`` variants
-(``zero`` ... ``other``). Sent: each variable's variants in the target's
+Read by ``stringsdictdoc`` (the plist's keys, format keys and variants, the
+bytes kept). Sent: each variable's variants in the target's
 CLDR categories (``plural_categories``: ru one/few/many/other; ``zero`` too
 when the source has it, since Apple uses it for 0 in every language), each
 from the source's variant of that category, else its ``other``, with the
@@ -30,49 +27,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import Catalog, CatalogError, CatalogFormat, Message, Target, narrow
+from .catalog import Catalog, CatalogFormat, Message, Target, narrow
 from .catalog import plural_categories as categories_of
 from .counts import count_examples
-from .xmltext import Document, Node, escape, load, pieces, splice
+from .stringsdictdoc import ORDER, REFERENCE, Entry, StringsdictCatalog, Variable, parse_stringsdict
+from .xmltext import Document, Node, escape, splice
 
 __all__ = ["StringsdictCatalog", "StringsdictFormat"]
 
-_REFERENCE = re.compile(r"%(?:\d+\$?)?#@(\w+)@")
 _SPECIFIER = re.compile(
     r"%(?:\d+\$)?(?:#@\w+@|[-#+ 0']*\d*(?:\.\d+)?(?:ll|l|hh|h|q|z|t|j)?[@dDiuUxXoOfeEgGcCsSaAp])"
 )
-_ORDER = ("zero", "one", "two", "few", "many", "other")
-_FORMAT_KEY = "NSStringLocalizedFormatKey"
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    """One ``%#@name@`` of a key: its ``<dict>`` and its variants (category -> ``<string>``)."""
-
-    name: str
-    node: Node
-    variants: Mapping[str, tuple[Node, Node, str]]  # category -> (<key>, <string>, text)
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    key: str
-    key_node: Node
-    node: Node  # the key's <dict>
-    format: str
-    format_node: Node
-    variables: tuple[Variable, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class StringsdictCatalog:
-    path: Path
-    doc: Document
-    entries: tuple[Entry, ...]
-    top: Node  # the root <dict>
-
-    def find(self, key: str) -> Entry | None:
-        return next((entry for entry in self.entries if entry.key == key), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +46,7 @@ class StringsdictFormat:
     extensions: tuple[str, ...] = (".stringsdict",)
 
     def parse(self, data: bytes, path: Path) -> StringsdictCatalog:
-        doc = load(data, path)
-        top = doc.root.first("dict")
-        if doc.root.name != "plist" or top is None:
-            raise CatalogError(
-                path, doc.root.line, "not a plist with a <dict>; is this a .stringsdict?"
-            )
-        entries: list[Entry] = []
-        for key_node, value in _pairs(doc, path, top):
-            key = _text(doc, key_node)
-            if any(entry.key == key for entry in entries):
-                raise CatalogError(path, key_node.line, f"duplicate key {key!r}; keep one")
-            if value.name == "dict":
-                entries.append(_entry(doc, path, key, key_node, value))
-        return StringsdictCatalog(path, doc, tuple(entries), top)
+        return parse_stringsdict(data, path)
 
     def serialize(self, catalog: Catalog) -> bytes:
         return narrow(catalog, StringsdictCatalog).doc.data
@@ -133,31 +85,14 @@ class StringsdictFormat:
         if existing is not None and not translations:
             return narrow(existing, StringsdictCatalog).doc.data
         old = narrow(existing, StringsdictCatalog) if existing is not None else None
+        edits = [
+            _new_edit(src, entry, lang, translations)
+            if old is None
+            else _existing_edit(src, old, entry, lang, translations)
+            for entry in src.entries
+        ]
         base = old or src
-        edits: list[tuple[int, int, str]] = []
-        for entry in src.entries:
-            have = old.find(entry.key) if old else None
-            slots = _slots(entry, lang)
-            texts = {s.id: _chosen(s, translations, have) for s in slots}
-            complete = all(text is not None for text in texts.values())
-            if old is None:
-                start = _line_start(src.doc, entry.key_node)
-                end = entry.node.end
-                if complete:
-                    edits.append((start, end, _block(src.doc, entry, lang, texts)))
-                else:
-                    newline = src.doc.newline
-                    end += len(newline) if src.doc.text.startswith(newline, end) else 0
-                    edits.append((start, end, ""))
-            elif complete and any(s.id in translations for s in slots):
-                block = _block(src.doc, entry, lang, texts)
-                if have is not None:
-                    start = _line_start(base.doc, have.key_node)
-                    edits.append((start, have.node.end, block))
-                else:
-                    at = _line_start(base.doc, base.top, close=True)
-                    edits.append((at, at, block + base.doc.newline))
-        return base.doc.encode(splice(base.doc.text, edits))
+        return base.doc.encode(splice(base.doc.text, [e for e in edits if e is not None]))
 
     def target_path(self, source_path: Path, lang: str) -> Path:
         """``en.lproj/Localizable.stringsdict`` -> ``de.lproj/Localizable.stringsdict``."""
@@ -177,7 +112,7 @@ class _Slot:
 
 def _slots(entry: Entry, lang: str) -> list[_Slot]:
     slots = []
-    if _REFERENCE.sub("", entry.format).strip():
+    if REFERENCE.sub("", entry.format).strip():
         slots.append(_Slot(entry.key, entry.format, {"key": entry.key}, None, None))
     for variable in entry.variables:
         for category in _categories(variable, lang):
@@ -199,7 +134,7 @@ def _slots(entry: Entry, lang: str) -> list[_Slot]:
 
 def _categories(variable: Variable, lang: str) -> list[str]:
     wanted = set(categories_of(lang)) | ({"zero"} if "zero" in variable.variants else set())
-    return [category for category in _ORDER if category in wanted]
+    return [category for category in ORDER if category in wanted]
 
 
 def _value(have: Entry | None, slot: _Slot) -> str | None:
@@ -216,7 +151,7 @@ def _chosen(slot: _Slot, translations: Mapping[str, Target], have: Entry | None)
     target = translations.get(slot.id)
     if target is not None and slot.variable is None:
         # a format key that lost (or gained) a %#@var@ would orphan its variants
-        same = sorted(_REFERENCE.findall(target.text)) == sorted(_REFERENCE.findall(slot.text))
+        same = sorted(REFERENCE.findall(target.text)) == sorted(REFERENCE.findall(slot.text))
         return target.text if same else _value(have, slot)
     if target is not None:
         return target.text
@@ -224,6 +159,45 @@ def _chosen(slot: _Slot, translations: Mapping[str, Target], have: Entry | None)
         return None
     current = _value(have, slot)
     return current if current else None
+
+
+_Edit = tuple[int, int, str]
+
+
+def _new_edit(
+    src: StringsdictCatalog, entry: Entry, lang: str, translations: Mapping[str, Target]
+) -> _Edit:
+    """A new target: the source's lines of ``entry`` translated, or cut out if incomplete."""
+    texts = {s.id: _chosen(s, translations, None) for s in _slots(entry, lang)}
+    start, end = _line_start(src.doc, entry.key_node), entry.node.end
+    if all(text is not None for text in texts.values()):
+        return start, end, _block(src.doc, entry, lang, texts)
+    newline = src.doc.newline
+    end += len(newline) if src.doc.text.startswith(newline, end) else 0
+    return start, end, ""
+
+
+def _existing_edit(
+    src: StringsdictCatalog,
+    old: StringsdictCatalog,
+    entry: Entry,
+    lang: str,
+    translations: Mapping[str, Target],
+) -> _Edit | None:
+    """An existing target: ``entry`` replaced (or added before the closing ``</dict>``) once
+    it is complete and something of it was translated now; else None."""
+    have = old.find(entry.key)
+    slots = _slots(entry, lang)
+    texts = {s.id: _chosen(s, translations, have) for s in slots}
+    if not all(text is not None for text in texts.values()):
+        return None
+    if not any(s.id in translations for s in slots):
+        return None
+    block = _block(src.doc, entry, lang, texts)
+    if have is not None:
+        return _line_start(old.doc, have.key_node), have.node.end, block
+    at = _line_start(old.doc, old.top, close=True)
+    return at, at, block + old.doc.newline
 
 
 def _block(doc: Document, entry: Entry, lang: str, texts: Mapping[str, str | None]) -> str:
@@ -256,47 +230,6 @@ def _line_start(doc: Document, node: Node, *, close: bool = False) -> int:
     if at > 0 and doc.text[at - 1] == "\n":
         return at
     return node.close_start if close else node.start
-
-
-def _pairs(doc: Document, path: Path, parent: Node) -> list[tuple[Node, Node]]:
-    children = parent.children
-    out = []
-    for index in range(0, len(children), 2):
-        key = children[index]
-        if key.name != "key" or index + 1 >= len(children):
-            raise CatalogError(path, key.line, f"<{key.name}> where a <key> and its value belong")
-        out.append((key, children[index + 1]))
-    return out
-
-
-def _text(doc: Document, node: Node) -> str:
-    return "".join(text for kind, text in pieces(doc, node) if kind != "tag")
-
-
-def _entry(doc: Document, path: Path, key: str, key_node: Node, node: Node) -> Entry:
-    fields = {_text(doc, k): v for k, v in _pairs(doc, path, node)}
-    format_node = fields.get(_FORMAT_KEY)
-    if format_node is None or format_node.name != "string":
-        raise CatalogError(path, node.line, f"key {key!r} has no {_FORMAT_KEY} <string>; add it")
-    text = _text(doc, format_node)
-    variables = []
-    for name in dict.fromkeys(_REFERENCE.findall(text)):
-        value = fields.get(name)
-        if value is None or value.name != "dict":
-            raise CatalogError(
-                path, format_node.line, f"key {key!r} names %#@{name}@ but has no <dict> {name!r}"
-            )
-        variants = {
-            _text(doc, k): (k, v, _text(doc, v))
-            for k, v in _pairs(doc, path, value)
-            if _text(doc, k) in _ORDER
-        }
-        if "other" not in variants:
-            raise CatalogError(
-                path, value.line, f"variable {name!r} of {key!r} has no 'other'; add it"
-            )
-        variables.append(Variable(name, value, variants))
-    return Entry(key, key_node, node, text, format_node, tuple(variables))
 
 
 FORMAT: CatalogFormat = StringsdictFormat()
