@@ -236,7 +236,6 @@ def build_body(
     """
     if settings.style not in ("prompt", "options"):
         raise UsageError(f"unknown style {settings.style!r}; use 'prompt' or 'options'")
-    auto = settings.source_lang == "auto"
     values = {
         **context,
         "text": text,
@@ -245,30 +244,53 @@ def build_body(
         "requirements": requirements(settings, terms, packed=packed),
     }
     custom = _user_template(settings.template) if settings.template else None
-    body: dict[str, Any] = {"model": settings.model}
-    info = model_info(settings.model)
-    if info.family == "chat":
-        system = (_CHAT_AUTO if auto else _CHAT).render(values)
-        user = custom.render(values) if custom else text
-        body["messages"] = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": user},
-        ]
-        if info.thinking:
-            body["enable_thinking"] = False
+    if model_info(settings.model).family == "chat":
+        part = _chat_messages(settings, text, values, custom)
     elif settings.style == "options":
-        body["messages"] = [{"role": "user", "content": text}]
-        body["translation_options"] = {
-            "source_lang": settings.source_lang,
-            "target_lang": target_lang,
-            **_options(settings, terms),
-            **(options_extra or {}),
-        }
+        part = _options_messages(settings, text, target_lang, terms, options_extra)
     else:
+        auto = settings.source_lang == "auto"
         user = (custom or (_MT_AUTO if auto else _MT)).render(values)
-        body["messages"] = [{"role": "user", "content": user}]
+        part = {"messages": [{"role": "user", "content": user}]}
+    body: dict[str, Any] = {"model": settings.model, **part}
     body.update(settings.params)
     body.update(settings.extra)
     if body.get("stream") and "stream_options" not in body:
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _chat_messages(
+    settings: Settings, text: str, values: Mapping[str, str], custom: Template | None
+) -> dict[str, Any]:
+    """A general chat model: the instruction as the system message, the text (or the
+    user's template) as the user message, and thinking off where the model has it."""
+    auto = settings.source_lang == "auto"
+    system = (_CHAT_AUTO if auto else _CHAT).render(values)
+    user = custom.render(values) if custom else text
+    part: dict[str, Any] = {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
+    }
+    if model_info(settings.model).thinking:
+        part["enable_thinking"] = False
+    return part
+
+
+def _options_messages(
+    settings: Settings,
+    text: str,
+    target_lang: str,
+    terms: Sequence[tuple[str, str]],
+    options_extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """A qwen-mt model in options style: the text alone, the rest in translation_options."""
+    options = {
+        "source_lang": settings.source_lang,
+        "target_lang": target_lang,
+        **_options(settings, terms),
+        **(options_extra or {}),
+    }
+    return {"messages": [{"role": "user", "content": text}], "translation_options": options}
