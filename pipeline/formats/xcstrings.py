@@ -102,28 +102,30 @@ class XcstringsFormat:
             forms = _forms(src)
             if forms:
                 out += self._plural(key, forms, _forms(target), lang, context, overwrite)
-                continue
-            if _at(src, "variations") is not None:
-                continue  # device variations: not split by this reader
-            text = (_unit(src) or ("", key))[1]
-            now = _unit(target)
-            keep = (now is not None and now[0] == "translated" and bool(now[1])) or _at(
-                target, "variations"
-            ) is not None
-            if text.strip():
-                value = now[1] if now else None
-                out.append(
-                    Message(
-                        key,
-                        text,
-                        context,
-                        None,
-                        value,
-                        keep and not overwrite,
-                        printf_placeholders(text),
-                    )
-                )
+            elif _at(src, "variations") is None:  # device variations: not split by this reader
+                out += self._single(key, src, target, context, overwrite)
         return out
+
+    @staticmethod
+    def _single(
+        key: str,
+        src: object,
+        target: object,
+        context: Mapping[str, str],
+        overwrite: bool,
+    ) -> list[Message]:
+        """A string without plural forms: one message, kept when the target has it translated
+        (or splits it by device)."""
+        text = (_unit(src) or ("", key))[1]
+        if not text.strip():
+            return []
+        now = _unit(target)
+        keep = (now is not None and now[0] == "translated" and bool(now[1])) or _at(
+            target, "variations"
+        ) is not None
+        value = now[1] if now else None
+        placeholders = printf_placeholders(text)
+        return [Message(key, text, context, None, value, keep and not overwrite, placeholders)]
 
     @staticmethod
     def _plural(
