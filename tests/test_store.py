@@ -10,6 +10,8 @@ from pathlib import Path
 import anyio
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.checkpoint import Checkpoint
 from pipeline.errors import CheckpointError, LockedError
@@ -202,3 +204,125 @@ def test_a_refused_run_leaves_no_checkpoint_and_no_lock(
     run = mtpipe("translate", src, "--to", "de", "--base-url", sim.base_url, *argv)
     assert run.code != 0 and "Traceback" not in run.stderr, run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"], run.stderr
+
+
+# --- put is idempotent by attempt id: any sequence of blocks, replays and merged shards ----
+
+_KEYS = ("a", "b", "c", "d")
+_ATTEMPTS = ("", "r1.0", "r1.1", "r2.0", "shard-0:a", "shard-1:a")
+_STATUSES = (Status.DONE, Status.FAILED_TRANSIENT, Status.FAILED_PERMANENT)
+_puts = st.lists(
+    st.tuples(st.sampled_from(_KEYS), st.sampled_from(_ATTEMPTS), st.integers(0, 50)),
+    min_size=1,
+    max_size=8,
+)
+
+
+def _stored(block: tuple[str, str, int], status: Status) -> Result:
+    key, attempt, tokens = block
+    text = f"t-{key}-{attempt}-{tokens}" if status is Status.DONE else None
+    return Result(key, status, text, Usage(tokens, tokens // 2), 1, attempt=attempt)
+
+
+def _expected(blocks: list[list[Result]]) -> dict[str, tuple[int, int, int, str | None]]:
+    """What the store holds after ``blocks``: per key (prompt, completion, attempts, text),
+    each (key, attempt id) counted once, a result without an id every time, the outcome
+    of the last put that counted."""
+    seen: set[tuple[str, str]] = set()
+    held: dict[str, tuple[int, int, int, str | None]] = {}
+    for block in blocks:
+        for r in block:
+            if r.attempt and (r.key, r.attempt) in seen:
+                continue
+            seen.add((r.key, r.attempt))
+            prompt, completion, attempts, _ = held.get(r.key, (0, 0, 0, None))
+            usage = r.usage
+            held[r.key] = (
+                prompt + usage.prompt_tokens,
+                completion + usage.completion_tokens,
+                attempts + r.attempts,
+                r.translation,
+            )
+    return held
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(
+    blocks=st.lists(st.tuples(_puts, st.sampled_from(_STATUSES)), min_size=1, max_size=6),
+    replays=st.lists(st.integers(0, 5), max_size=4),
+)
+def test_any_blocks_replayed_in_any_order_count_each_attempt_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    blocks: list[tuple[list[tuple[str, str, int]], Status]],
+    replays: list[int],
+) -> None:
+    """Blocks put, some put again later (a replayed block after a crash, a retried Ray
+    task): the tokens and attempts of each (key, attempt id) are counted once."""
+    made = [[_stored(put, status) for put in puts] for puts, status in blocks]
+    sequence = made + [made[i % len(made)] for i in replays]
+    path = tmp_path_factory.mktemp("store") / "c.sqlite"
+    with Checkpoint(path) as store:
+        for block in sequence:
+            store.put(block)
+        got = store.lookup(pl.Series(_KEYS))
+    rows = {
+        row["key"]: (
+            row["prompt_tokens"],
+            row["completion_tokens"],
+            row["attempts"],
+            row["translation"],
+        )
+        for row in got.iter_rows(named=True)
+    }
+    assert rows == _expected(sequence)
+
+
+def _as_copies(frame: pl.DataFrame, origin: str) -> list[Result]:
+    """A shard's rows as results to merge, each attempt id naming the shard and the key
+    (as the Ray engine copies a peer's results), so a second merge changes nothing."""
+    return [
+        Result(
+            row["key"],
+            Status(row["status"]),
+            row["translation"],
+            Usage(row["prompt_tokens"], row["completion_tokens"]),
+            row["attempts"],
+            attempt=f"{origin}:{row['key']}",
+        )
+        for row in frame.iter_rows(named=True)
+    ]
+
+
+@pytest.mark.parametrize("order", ["0 then 1", "1 then 0"])
+def test_merged_shards_count_their_tokens_once_however_often_merged(
+    tmp_path: Path, order: str
+) -> None:
+    shards = [tmp_path / "shard-0.sqlite", tmp_path / "shard-1.sqlite"]
+    with Checkpoint(shards[0]) as zero, Checkpoint(shards[1]) as one:
+        zero.put([_result("a", "r1.0", 10), _result("b", "r1.0", 20)])
+        one.put([_result("c", "r2.0", 30)])
+        one.put([_result("c", "r2.0", 30)])  # a replayed block inside the shard
+    first, second = shards if order == "0 then 1" else shards[::-1]
+    with Checkpoint(tmp_path / "merged.sqlite") as merged:
+        for shard in (first, second, first, second):  # each shard merged twice
+            with Checkpoint(shard, must_exist=True) as source:
+                merged.put(_as_copies(source.results(), shard.stem))
+        rows = merged.results().sort("key")
+        assert rows["key"].to_list() == ["a", "b", "c"]
+        assert rows["prompt_tokens"].to_list() == [10, 20, 30]
+        assert rows["attempts"].to_list() == [1, 1, 1]
+        assert merged.summary().tokens == {"": (60, 30)}
+
+
+def test_lookups_block_by_block_give_what_one_read_of_everything_gives(tmp_path: Path) -> None:
+    """Per-block lookups (the data path never loads every key) agree with a full read,
+    whether a block is a few keys (looked up) or most of the store (one scan)."""
+    keys = [f"k{i:03}" for i in range(120)]
+    with Checkpoint(tmp_path / "c.sqlite") as store:
+        for start in range(0, len(keys), 7):
+            store.put([_result(k, f"r.{start}", len(k) + start) for k in keys[start : start + 7]])
+        every = store.results().sort("key")
+        for size in (1, 5, 40, 100, 120):
+            blocks = [keys[i : i + size] for i in range(0, len(keys), size)]
+            parts = [store.lookup(pl.Series(block)) for block in blocks]
+            assert pl.concat(parts).sort("key").equals(every), size
