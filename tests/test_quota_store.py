@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.budget import Budget
 from pipeline.models import Outcome, Request, Usage
 from pipeline.pacing import Pacer, Quota
-from pipeline.quota import Cut, MemoryQuotaStore, QuotaState, QuotaStore
+from pipeline.quota import (
+    Begin,
+    Booking,
+    Charge,
+    Cut,
+    MemoryQuotaStore,
+    QuotaState,
+    QuotaStore,
+    Settlement,
+)
 from pipeline.quotafile import FileQuotaStore, _decode, _encode
 from tests.test_pacing import T0, FakeTime, starts
 
@@ -200,3 +212,126 @@ def test_the_state_file_record_round_trips(state: QuotaState) -> None:
 @pytest.mark.parametrize("raw", [b"", b"garbage", b'{"version": 1}', b'{"version": 2}', b"[]"])
 def test_an_unreadable_record_reads_as_a_fresh_state(raw: bytes) -> None:
     assert _decode(raw) == QuotaState()
+
+
+# --- every QuotaStore answers alike: the in-process store, the file, two handles on one file
+
+
+T_WALL = 1.7e9  # wall-clock seconds, as the pacer passes them
+
+
+def _handles(kind: str, path: Path) -> list[QuotaStore]:
+    """One store, or two handles on one state file (two processes in real life)."""
+    if kind == "memory":
+        return [MemoryQuotaStore()]
+    if kind == "file":
+        return [FileQuotaStore(path)]
+    return [FileQuotaStore(path), FileQuotaStore(path)]
+
+
+def _state(kind: str, stores: list[QuotaStore], path: Path) -> QuotaState:
+    store = stores[0]
+    return store.state if isinstance(store, MemoryQuotaStore) else _decode(path.read_bytes())
+
+
+Call = tuple[Any, ...]
+_outcomes = st.sampled_from(["done", "failed", "none", "requests", "tokens", "burst", "other"])
+_dt = st.floats(0.0, 5.0)
+_calls = st.lists(
+    st.one_of(
+        st.tuples(st.just("reserve"), _dt, st.integers(0, 5000)),
+        st.tuples(st.just("begin"), _dt, st.integers(0, 50)),
+        st.tuples(
+            st.just("settle"), _dt, st.integers(-500, 500), _outcomes, st.integers(0, 2),
+            st.sampled_from([0.0, 0.5, 3.0]),
+        ),
+        st.tuples(st.just("admit"), st.floats(0.0, 0.5), st.floats(0.0, 2.0)),
+        st.tuples(st.just("spend"), st.floats(0.0, 0.5), st.floats(0.0, 0.5)),
+    ),
+    max_size=40,
+)  # fmt: skip
+_quotas = st.builds(
+    Quota,
+    rpm=st.one_of(st.none(), st.floats(1.0, 6000.0)),
+    tpm=st.one_of(st.none(), st.floats(100.0, 1e6)),
+    max_concurrency=st.integers(1, 32),
+    start_concurrency=st.integers(1, 32),
+    headroom=st.floats(0.0, 0.5),
+)
+
+
+async def _drive(stores: list[QuotaStore], quota: Quota, calls: list[Call]) -> list[object]:
+    """Each call on the next handle in turn; every answer, in order."""
+    now, tickets, generation, answers = T_WALL, [0], 0, list[object]()
+    for index, call in enumerate(calls):
+        store, kind = stores[index % len(stores)], call[0]
+        if kind in ("reserve", "begin", "settle"):
+            now += call[1]
+        if kind == "reserve":
+            grant = await store.reserve(Booking(now, call[2], quota))
+            tickets.append(grant.ticket)
+            answers.append(grant)
+        elif kind == "begin":
+            answers.append(await store.begin(Begin(now, tickets[call[2] % len(tickets)], quota)))
+        elif kind == "settle":
+            _, _, tokens, outcome, back, pause = call
+            settlement = Settlement(
+                now, quota, tokens, outcome, max(0, generation - back), now + pause if pause else 0
+            )
+            view = await store.settle(settlement)
+            generation = view.generation
+            answers.append(view)
+        elif kind == "admit":
+            answers.append(await store.admit(Charge(call[1], call[2])))
+        else:
+            answers.append(await store.spend(Charge(call[1], reserved=call[2])))
+    return answers
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@given(quota=_quotas, calls=_calls)
+def test_every_store_answers_a_sequence_of_calls_alike(
+    tmp_path_factory: pytest.TempPathFactory, quota: Quota, calls: list[Call]
+) -> None:
+    """The same calls on the in-process store, the flock file and two handles on one file:
+    the same answers, and the same state at the end."""
+    folder = tmp_path_factory.mktemp("quota")
+    results = []
+    for kind in ("memory", "file", "two handles"):
+        stores = _handles(kind, folder / f"{kind}.state")
+        answers = anyio.run(_drive, stores, quota, calls)
+        results.append((answers, _state(kind, stores, folder / f"{kind}.state")))
+    assert results[1] == results[0]
+    assert results[2] == results[0]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["memory", "file", "two handles"])
+async def test_every_store_keeps_the_contract(tmp_path: Path, kind: str) -> None:
+    """The rules of the module docstring, call by call, on each implementation."""
+    stores = _handles(kind, tmp_path / "q.state")
+    turn = itertools.cycle(stores)
+    quota, now = Quota(rpm=60, max_concurrency=8, start_concurrency=2, headroom=0.0), T_WALL
+    first = await next(turn).reserve(Booking(now, 10, quota))
+    second = await next(turn).reserve(Booking(now, 10, quota))
+    assert (first.start, first.view.concurrency) == (now, 2)
+    assert second.start == pytest.approx(now + 1.0)  # rpm 60: one start a second
+    assert (await next(turn).begin(Begin(now, first.ticket, quota))).start == now
+    woke_early = await next(turn).begin(Begin(now + 0.2, second.ticket, quota))
+    assert woke_early.start == pytest.approx(now + 1.0)  # the 1 s window holds one start
+    for _ in range(2):  # as many successes in a row as the limit: it grows by one
+        view = await next(turn).settle(Settlement(now, quota, outcome="done"))
+    assert view.concurrency == 3
+    cut = await next(turn).settle(Settlement(now, quota, outcome="burst", generation=0))
+    late = await next(turn).settle(Settlement(now, quota, outcome="burst", generation=0))
+    assert (cut.concurrency, cut.generation) == (1, 1) and late == cut  # once per generation
+    await next(turn).settle(Settlement(now, quota, pause_until=now + 30))
+    assert (await next(turn).reserve(Booking(now, 10, quota))).start == now + 30
+    assert await next(turn).admit(Charge(0.6, 1.0))
+    assert not await next(turn).admit(Charge(0.6, 1.0))  # 0.6 reserved + 0.6 > 1.0
+    await next(turn).spend(Charge(0.5, reserved=0.6))  # billed under its estimate
+    assert await next(turn).admit(Charge(0.5, 1.0)) and not await next(turn).admit(
+        Charge(0.01, 1.0)
+    )
+    state = _state(kind, stores, tmp_path / "q.state")
+    assert (state.spent, state.reserved) == (0.5, 0.5)
