@@ -14,16 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .packs import PACK_FAULTS
 from .server import new_loop, serve
-from .settings import SimConfig, parse_faults
+from .settings import ANSWER_FAULTS, FAULT_KINDS, SimConfig, parse_faults
 
 __all__ = ["main", "spawn"]
 
 _LISTENING = "mtpipe simulator listening on "
-_FAULTS_HELP = (
-    "KIND=P,... e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01 (per request) or "
-    "placeholders=0.05,echo=0.03,dropterms=0.1,script=0.03 (per answer segment) or "
-    "prefix,preamble,renumber,blank,merge,drop,note,never=P (per pack answer)"
+_FAULTS_HELP = (  # every kind, from the table that checks them (as on branch gaps)
+    f"KIND=P,... such as 429=0.1,echo=0.03,merge=0.2; per request: "
+    f"{', '.join(FAULT_KINDS)}; per answer segment: {', '.join(ANSWER_FAULTS)}; "
+    f"per pack answer: {', '.join(PACK_FAULTS)}"
 )
 
 
