@@ -108,33 +108,16 @@ def classify(
     lowered = f"{code} {message}".lower()
     if status == 429 or code.lower() == "arrearage":
         return _classify_quota(status, lowered, detail, retry_after(headers))
-    if status in (401, 403, 404):
-        return _classify_config(status, detail, model)
-    if status in (400, 422) or (status == 500 and "role must be in" in lowered):
-        return _classify_rejected(status, code, detail)
-    if status in _RETRY_STATUSES or status >= 500:
-        return TransientError(
-            f"http_{status}", detail, retry_after=retry_after(headers), status=status
-        )
-    return PermanentError(f"http_{status}", detail, status=status)
-
-
-def _classify_config(status: int, detail: str, model: str | None) -> ProviderConfigError:
-    """401/403: the key; 404: the model. Both stop the run."""
     if status in (401, 403):
         return ProviderConfigError(
             f"the provider rejected the API key ({detail}): check ROUTESCOPE_API_KEY and that "
             "the key belongs to this base URL's region"
         )
-    name = f"model {model!r}" if model else "the model"
-    return ProviderConfigError(
-        f"{name} was not found ({detail}): check the model name and the base URL"
-    )
-
-
-def _classify_rejected(status: int, code: str, detail: str) -> PermanentError:
-    """A request the provider will never accept: moderation, invalid parameters, or a
-    message layout the model refuses (its 500 "Role must be in ...")."""
+    if status == 404:
+        name = f"model {model!r}" if model else "the model"
+        return ProviderConfigError(
+            f"{name} was not found ({detail}): check the model name and the base URL"
+        )
     if status == 400 and code.lower() in ("data_inspection_failed", "datainspectionfailed"):
         return PermanentError(
             "moderation",
@@ -147,9 +130,15 @@ def _classify_rejected(status: int, code: str, detail: str) -> PermanentError:
             f"the provider rejected the request ({detail}); if the text is too long, split it",
             status=status,
         )
-    return PermanentError(
-        "request_bug", f"the request is malformed for this model ({detail})", status=500
-    )
+    if status == 500 and "role must be in" in lowered:
+        return PermanentError(
+            "request_bug", f"the request is malformed for this model ({detail})", status=500
+        )
+    if status in _RETRY_STATUSES or status >= 500:
+        return TransientError(
+            f"http_{status}", detail, retry_after=retry_after(headers), status=status
+        )
+    return PermanentError(f"http_{status}", detail, status=status)
 
 
 _BILLING = (
