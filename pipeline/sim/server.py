@@ -15,27 +15,13 @@ Glossary terms (``translation_options.terms``, or the sentence ``Translate
 these terms exactly so: A -> B; C -> D.`` of the prompt's instruction
 paragraph or of the system message) are put into the answer verbatim.
 
-QA faults (``placeholders``, ``echo``, ``dropterms``, ``script``; their
-probabilities add up to at most 1, apart from the request faults) corrupt
-successful answers per segment: each numbered line of a pack (``[1] ...``,
-numbers kept) or else the whole text.  A segment's draw hashes the seed, the
-segment, its target and how often it was answered before, so a run corrupts
-the same segments in any arrival order and a resend draws again; a segment
-that cannot show the fault drawn (no placeholder, no word) is answered right
-(``pseudo.corrupt``).  Markers force one: ``[[sim:echo]]`` echoes the
-segment, ``[[sim:breakph]]`` breaks its first placeholder the first time it
-is answered (``[[sim:breakph-always]]`` every time), ``[[sim:latin]]``
-answers a non-Latin target in Latin script.
-
-Pack faults (``prefix``, ``preamble``, ``renumber``, ``blank``, ``merge``,
-``drop``, ``note``, ``never``; ``sim/packs.py``; their probabilities add up to
-at most 1) change the format of a whole pack answer, drawn like the QA faults
-(hashed per pack text and answer count) and counted under ``packs`` in
-``/_sim/stats``.
-
-The faults and the quota mode are set by ``SimConfig`` (``settings.py``); the
-answer's text comes from ``answers.Answerer``; ``command.py`` is the
-``python -m pipeline.sim`` command.
+QA faults (``placeholders``, ``echo``, ``dropterms``, ``script``) corrupt a
+successful answer per segment, pack faults (``prefix`` ... ``never``,
+``packs.py``) the format of a whole pack answer: both drawn by hashing, so a
+run corrupts the same segments in any arrival order (``answers.py``), and
+counted under ``corrupted`` and ``packs`` in ``/_sim/stats``.  Each group's
+probabilities add up to at most 1 (``settings.py``: ``SimConfig``, the fault
+table); ``command.py`` is the ``python -m pipeline.sim`` command.
 
 Quota mode (``rpm``, ``tpm``, ``per_second``, ``burst``) answers HTTP 429 with
 the provider's own code and message and a ``Retry-After`` (whole seconds
