@@ -10,8 +10,8 @@
 One production implementation, `AiohttpTransport` (`make_session`): runs and tests'
 real-socket cases send through it; unit tests put their fake at this seam and
 nowhere else.  aiohttp was chosen over httpx (on httpx-aiohttp's transport) by
-`python -m bench throughput`: 0.54 ms against 1.38 ms client CPU per request on the
-same loaded machine, 36% against 15% of the ideal throughput (bench/NOTES.md).
+`python -m bench throughput`: 0.52-0.62 ms against 1.04-1.38 ms client CPU per
+request on the same machine at the same time (bench/NOTES.md).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import aiohttp
 
 from .errors import TransportError, UsageError
 
-__all__ = ["AiohttpTransport", "Reply", "Transport", "make_session"]
+__all__ = ["AiohttpTransport", "Reply", "Transport", "failure", "make_session"]
 
 
 class Reply(Protocol):
@@ -121,7 +121,10 @@ class _Exchange:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._request.__aexit__(kind, exc, tb)
+        try:
+            await self._request.__aexit__(kind, exc, tb)  # releases the connection
+        except (TimeoutError, aiohttp.ClientError) as lost:
+            raise failure(lost, self._timeout) from lost
         if isinstance(exc, TimeoutError | aiohttp.ClientError):
             raise failure(exc, self._timeout) from exc
 
