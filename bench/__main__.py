@@ -247,6 +247,12 @@ def _ceiling(tmp: Path) -> list[Figure]:
     return ceiling(tmp)
 
 
+def _client(tmp: Path) -> list[Figure]:
+    from bench.client import client
+
+    return client(tmp)
+
+
 def _packing(tmp: Path) -> list[Figure]:
     from bench.packing import packing
 
@@ -256,6 +262,7 @@ def _packing(tmp: Path) -> list[Figure]:
 SCENARIOS: dict[str, Callable[[Path], list[Figure]]] = {
     "throughput": throughput,
     "ceiling": _ceiling,
+    "client": _client,
     "memory": memory,
     "resume": resume,
     "startup": startup,

@@ -96,7 +96,7 @@ def _together(tmp: Path, cells: int, runs: int) -> list[Figure]:
 
 
 async def _drive(base: str, cells: int) -> None:
-    from pipeline.client import Client, make_http_client
+    from pipeline.client import Client, make_session
     from pipeline.pacing import Pacer, Quota
 
     pacer = Pacer(Quota(rpm=RPM, max_concurrency=CONCURRENCY))
@@ -108,8 +108,8 @@ async def _drive(base: str, cells: int) -> None:
                 body = {"model": "qwen-mt-turbo", "messages": [{"role": "user", "content": text}]}
                 await client.complete(body, est_tokens=60)
 
-    async with make_http_client(concurrency=CONCURRENCY, timeout=30) as http:
-        client = Client(http, base_url=base, api_key="bench", pacer=pacer, timeout=30)
+    async with make_session(concurrency=CONCURRENCY) as transport:
+        client = Client(transport, base_url=base, api_key="bench", pacer=pacer, timeout=30)
         async with anyio.create_task_group() as tg:
             for _ in range(CONCURRENCY):
                 tg.start_soon(work, receive.clone(), client)

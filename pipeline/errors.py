@@ -8,11 +8,14 @@
     │   └── LockedError               exit 75  another run holds the checkpoint (EX_TEMPFAIL)
     ├── ProviderConfigError           exit 4   the provider rejected the configuration:
     │                                          401/403 key, 404 model, billing 429s. Stops the run.
-    └── RequestError                           one API attempt failed (never escapes the worker)
-        ├── TransientError                     429, 5xx, timeouts, resets, invalid JSON,
-        │                                      200 without content, finish_reason=length: retry
-        └── PermanentError                     moderation, invalid parameters, request bugs:
-                                               fail the cell at once with the reason
+    ├── RequestError                           one API attempt failed (never escapes the worker)
+    │   ├── TransientError                     429, 5xx, timeouts, resets, invalid JSON,
+    │   │                                      200 without content, finish_reason=length: retry
+    │   └── PermanentError                     moderation, invalid parameters, request bugs:
+    │                                          fail the cell at once with the reason
+    └── TransportError                         the transport seam's own: a connection failed
+                                               or timed out (never escapes the client, which
+                                               retries it as a TransientError)
 
 Messages say what failed, for which input, and what to do.  None of them
 ever contains the API key: the client never formats request headers.
@@ -35,6 +38,7 @@ __all__ = [
     "ProviderConfigError",
     "RequestError",
     "TransientError",
+    "TransportError",
     "UsageError",
 ]
 
@@ -111,3 +115,17 @@ class TransientError(RequestError):
 
 class PermanentError(RequestError):
     """Will never succeed as sent: fail the cell with this reason."""
+
+
+class TransportError(PipelineError):
+    """A transport could not send a request or read its reply.
+
+    ``reason`` is ``connection`` or ``timeout``; ``detail`` what the HTTP stack said;
+    ``cause`` the few words a person reads: ``connection refused``, ``host name not found``.
+    """
+
+    def __init__(self, reason: str, detail: str, *, cause: str = "connection failed") -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.cause = cause

@@ -1,13 +1,15 @@
-"""What the provider answered: HTTP replies -> a Completion, or the error they mean.
+"""What an error reply means: HTTP status, body and headers -> the error to raise.
 
     classify(status, payload, headers)   the RequestError (or ProviderConfigError)
                                          for an error reply, by status, code and message
-    accept(text, finish_reason, usage)   a Completion, unless the answer was truncated
+    error_fields(payload)                (code, message) of an error body
     retry_after(headers)                 Retry-After / retry-after-ms, in seconds
     quota_reset(headers)                 seconds until a spent x-ratelimit window resets
+    clean(message, api_key)              one line, the key redacted
 
 Pure functions over parsed replies (UPSTREAM_API.md, "Errors: what to retry"):
-no I/O, and no message ever contains the API key (``clean``).
+no I/O, and no message ever contains the API key.  A 200's body or stream is
+read by answers.py.
 """
 
 from __future__ import annotations
@@ -21,51 +23,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import PermanentError, ProviderConfigError, RequestError, TransientError
-from .models import Completion, Usage
 
 __all__ = [
-    "accept",
     "classify",
     "clean",
     "error_fields",
-    "first_choice",
     "quota_reset",
     "retry_after",
-    "usage_of",
 ]
 
 _RETRY_STATUSES = frozenset({408, 409, 500, 502, 503, 504})
 _MAX_MESSAGE = 300
-
-
-def accept(text: str, finish: Any, usage: Usage | None) -> Completion:
-    if finish == "length":
-        raise TransientError(
-            "truncated",
-            "the answer was cut at max_tokens (finish_reason=length); raise max_tokens "
-            "or send shorter pieces",
-            usage=usage,
-        )
-    return Completion(text, str(finish or "stop"), usage or Usage())
-
-
-def first_choice(payload: Any) -> dict[str, Any] | None:
-    choices = payload.get("choices") if isinstance(payload, dict) else None
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        return choices[0]
-    return None
-
-
-def usage_of(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt = raw.get("prompt_tokens", raw.get("input_tokens"))
-    completion = raw.get("completion_tokens", raw.get("output_tokens"))
-    return Usage(_count(prompt), _count(completion))
-
-
-def _count(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
 
 
 def clean(message: str, api_key: str | None) -> str:
@@ -118,7 +86,14 @@ def classify(
         return ProviderConfigError(
             f"{name} was not found ({detail}): check the model name and the base URL"
         )
-    if status == 400 and code.lower() in ("data_inspection_failed", "datainspectionfailed"):
+    return _classify_request(status, code.lower(), lowered, detail, headers)
+
+
+def _classify_request(
+    status: int, code: str, lowered: str, detail: str, headers: Mapping[str, str]
+) -> RequestError:
+    """A request's own failure: moderation, bad parameters, a request bug, a retryable status."""
+    if status == 400 and code in ("data_inspection_failed", "datainspectionfailed"):
         return PermanentError(
             "moderation",
             f"the provider's content moderation rejected the text ({detail})",

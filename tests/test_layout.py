@@ -18,6 +18,8 @@ LAYERS = {
     "config": 1,
     "prompts": 2,
     "client": 3,  # over pacing (2), which is over the quota seam (1)
+    "transport": 1,  # the transport seam and its one implementation (aiohttp)
+    "retries": 1,  # the retry policy as tenacity values; what one request's attempts came to
     "checkpoint": 2,
     "store": 1,  # the ResultStore seam and its writer task
     "runlock": 1,  # the run lock, separate from the store
@@ -31,7 +33,8 @@ LAYERS = {
     "pacing": 2,
     "packsize": 1,  # per-language pack size learnt from the answers (--pack auto)
     "align": 1,  # a pack answer -> one translation per segment, or None where not certain
-    "replies": 1,
+    "replies": 1,  # what an error reply means
+    "answers": 2,  # a 200's body or stream -> Completion (over replies)
     "glossary": 2,
     "options": 2,
     "report": 2,

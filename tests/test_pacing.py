@@ -452,13 +452,13 @@ def test_two_processes_stay_within_rpm_together(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_a_paced_client_meets_no_rate_limit() -> None:
-    from pipeline.client import Client, make_http_client
+    from pipeline.client import Client, make_session
     from pipeline.sim import SimConfig, serve
 
     config = SimConfig(rpm=600, burst=True, latency=0.05)
     pacer = Pacer(Quota(rpm=600, start_concurrency=2, max_concurrency=8))
-    async with serve(config) as url, make_http_client(concurrency=8, timeout=10) as http:
-        client = Client(http, base_url=url, api_key="sk-test", pacer=pacer)
+    async with serve(config) as url, make_session(concurrency=8) as transport:
+        client = Client(transport, base_url=url, api_key="sk-test", pacer=pacer)
 
         async def one(i: int) -> None:
             body = {"model": "qwen-mt-flash", "messages": [{"role": "user", "content": f"Hi {i}"}]}
@@ -469,7 +469,8 @@ async def test_a_paced_client_meets_no_rate_limit() -> None:
             for i in range(15):
                 tg.start_soon(one, i)
         elapsed = anyio.current_time() - started
-        stats = (await http.get(url.removesuffix("/v1") + "/_sim/stats")).json()
+        async with transport.session.get(url.removesuffix("/v1") + "/_sim/stats") as reply:
+            stats = await reply.json()
     assert stats["throttled"] == {} and stats["ok"] == 15
     assert 14 * 60 / 588 <= elapsed < 14 * 60 / 588 + 1.0
     assert pacer.statistics().concurrency > 2 and pacer.statistics().in_flight == 0
