@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "Chunking",
     "Completion",
     "Outcome",
     "Piece",
@@ -44,6 +45,13 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Chunking:
+    """How long one piece of a long text may be, in characters."""
+
+    max_chars: int = 6000
 
 
 class Status(enum.StrEnum):

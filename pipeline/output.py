@@ -18,10 +18,10 @@ import polars as pl
 
 from .cells import CellPlan, TermsFor
 from .checkpoint import Checkpoint
-from .config import Job
 from .formats import Table, TableWriter, write_frame
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .report import Report
+from .specs import WriteSpec
 
 __all__ = ["BLOCK_ROWS", "Owns", "write_outputs"]
 
@@ -33,7 +33,7 @@ Owns = Callable[[pl.Series], pl.Series]
 
 
 def write_outputs(
-    job: Job,
+    spec: WriteSpec,
     table: Table,
     plan: CellPlan,
     checkpoint: Checkpoint,
@@ -49,11 +49,11 @@ def write_outputs(
     failed: list[pl.DataFrame] = []
     flags: Counter[str] = Counter()
     writer = TableWriter(
-        job.output,
+        spec.output,
         source=table,
-        format=job.output_format,
-        escape_formulas=job.escape_formulas,
-        escape_columns=_translated_columns(job, plan),
+        format=spec.format,
+        escape_formulas=spec.escape_formulas,
+        escape_columns=_translated_columns(spec.layout, plan),
     )
     with writer as out:
         for start in range(0, max(plan.rows, 1), block_rows):
@@ -66,7 +66,7 @@ def write_outputs(
             flags.update(_flag_counts(cells, results))
             terms = _applied_terms(cells, names, terms_for)
             cells = _billed(cells, owns)
-            if job.layout == "long":
+            if spec.layout == "long":
                 rows, added = _long(rows, cells, results, missing, terms)
             else:
                 added = merge_results(
@@ -83,8 +83,8 @@ def write_outputs(
     report.translated = report.cells - report.failed
     report.failures.update(every["reason"].to_list() if every.height else [])
     report.flags.update(flags)
-    if job.failed_out is not None:
-        write_frame(every, job.failed_out)
+    if spec.failed_out is not None:
+        write_frame(every, spec.failed_out)
 
 
 def _billed(cells: CellPlan, owns: Owns | None) -> CellPlan:
@@ -98,9 +98,9 @@ def _billed(cells: CellPlan, owns: Owns | None) -> CellPlan:
     return replace(cells, first=tuple(first))
 
 
-def _translated_columns(job: Job, plan: CellPlan) -> list[str]:
+def _translated_columns(layout: str, plan: CellPlan) -> list[str]:
     """The added columns that hold text from the model: formulas there are defused."""
-    if job.layout == "long":
+    if layout == "long":
         return list(dict.fromkeys(f"{column}_translated" for column, _ in plan.pairs))
     return [f"{column}_{lang}" for column, lang in plan.pairs]
 

@@ -28,20 +28,21 @@ from .cache import Cache, Filling, fill
 from .cells import CellPlan, TermsFor, fingerprint, plan_cells
 from .checkpoint import Checkpoint
 from .client import Client, RetryPolicy, make_session
-from .config import MODELS, Job, cost_usd, model_info
+from .config import MODELS, Job, cost_usd
 from .errors import OutputError, UsageError
-from .formats import ReadOptions, Table, sink_for, source_for
+from .formats import Table, sink_for, source_for
 from .glossary import load_glossary, load_memory
 from .models import Outcome, Request, Result, Settings, Status
 from .output import Owns, write_outputs
-from .pacing import Pacer, Quota
+from .pacing import Pacer
 from .packsize import PackSizer
-from .planner import Chunking, Packing, plan_requests
+from .planner import Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
-from .quotafile import FileQuotaStore, shared_path
+from .quotafile import FileQuotaStore
 from .report import Events, Report, write_report
 from .review import Reviewer
 from .runlock import RunLock
+from .specs import LimitsSpec, ReadSpec, Specs, StoreSpec, TranslateSpec
 from .store import ResultStore, done_status, record
 from .worker import Handler, run_pool
 
@@ -65,12 +66,13 @@ def run(
     billed usage its token columns show; by default every unit's, on its first row.
     ``peers``: the results other stores already hold for these keys (the Ray engine's
     other shards), copied into this run's store before it counts what to send."""
+    specs = Specs.of(job)
     with _few_collections():
         return anyio.run(
             _run,
-            job,
+            specs,
             handle_signals,
-            events or Events(bar=job.progress),
+            events or Events(bar=specs.ui.progress),
             owns,
             peers,
             backend_options={"use_uvloop": _has_uvloop()},
@@ -99,63 +101,64 @@ def _has_uvloop() -> bool:
 
 
 async def _run(
-    job: Job, handle_signals: bool, events: Events, owns: Owns | None, peers: Peers | None
+    specs: Specs, handle_signals: bool, events: Events, owns: Owns | None, peers: Peers | None
 ) -> Report:
     started = time.monotonic()
-    report = Report(input=str(job.input), output=str(job.output), model=job.model)
-    _check_output_dir(job.output, job.output_format)
-    table = _read(job)
+    spec, write = specs.translate, specs.write
+    report = Report(input=str(write.input), output=str(write.output), model=spec.model)
+    _check_output_dir(write.output, write.format)
+    table = _read(specs.read)
     report.rejected, report.rejected_lines = len(table.rejected), list(table.rejected)
-    settings, context = _settings(job, table)
-    terms_for = _terms_for(job)
-    plan = _plan(job, table, settings, context, terms_for)
+    settings, context = _settings(spec, table)
+    terms_for = _terms_for(spec)
+    plan = _plan(spec, table, settings, context, terms_for)
+    checkpoint_path = specs.stores.checkpoint
     # the lock only now, about to send: a run refused earlier leaves no file behind
-    with RunLock(job.checkpoint), Checkpoint(job.checkpoint) as checkpoint, _cache(job) as cache:
+    with (
+        RunLock(checkpoint_path),
+        Checkpoint(checkpoint_path) as checkpoint,
+        _cache(specs.stores) as cache,
+    ):
         if peers is not None:
             _adopt(plan, checkpoint, peers)
-        pending = _count(plan, checkpoint, job, report, cache=cache, fill_into=checkpoint)
-        events.start(job=job.name, report=report)
+        pending = _count(
+            plan, checkpoint, specs.stores, report, model=spec.model, cache=cache,
+            fill_into=checkpoint,
+        )  # fmt: skip
+        events.start(job=specs.ui.name, report=report)
         if report.to_translate:
-            stored = checkpoint.pieces(_long_units(plan, pending, job.chunk_chars))
-            packing = _packing(job)
+            stored = checkpoint.pieces(_long_units(plan, pending, spec.chunking.max_chars))
+            packing = _packing(spec)
             requests = plan_requests(
                 plan.units(pending),
                 settings,
-                chunking=Chunking(job.chunk_chars),
+                chunking=spec.chunking,
                 packing=packing,
                 terms_for=terms_for,
                 stored_pieces=stored.keys(),
             )
             store: ResultStore = checkpoint
-            if cache is not None and job.qa != "off":  # only translations QA passed fill it
+            if cache is not None and spec.qa != "off":  # only translations QA passed fill it
                 store = Filling(checkpoint, cache)
             await _translate(
-                job, settings, requests, store, report, events, handle_signals, stored,
+                specs, settings, requests, store, report, events, handle_signals, stored,
                 packing.sizer,
             )  # fmt: skip
             if packing.sizer is not None:
                 report.packing = {k: v.as_dict() for k, v in packing.sizer.languages.items()}
-        write_outputs(job, table, plan, checkpoint, report, terms_for, owns=owns)
+        write_outputs(write, table, plan, checkpoint, report, terms_for, owns=owns)
         report.wall_seconds = time.monotonic() - started
         report.cost_usd = cost_usd(
-            job.model, report.prompt_tokens, report.completion_tokens, prices=job.prices
+            spec.model, report.prompt_tokens, report.completion_tokens, prices=specs.limits.prices
         )
         report.settle()
-        write_report(report, job.report)  # under the checkpoint's lock, like the output
+        write_report(report, write.report)  # under the checkpoint's lock, like the output
         events.finish(report)
     return report
 
 
-def _read(job: Job) -> Table:
-    options = ReadOptions(
-        columns=tuple(job.columns),
-        ids=job.id_columns,
-        delimiter=job.delimiter,
-        encoding=job.encoding,
-        skip_bad_lines=job.skip_bad_lines,
-        rejects=job.rejects if job.skip_bad_lines else None,
-    )
-    return source_for(job.input, job.input_format).read(job.input, options)
+def _read(spec: ReadSpec) -> Table:
+    return source_for(spec.path, spec.format).read(spec.path, spec.options)
 
 
 def _check_output_dir(output: Path, output_format: str | None) -> None:
@@ -169,7 +172,7 @@ def _check_output_dir(output: Path, output_format: str | None) -> None:
         raise OutputError(f"{output}: folder {output.parent} is not writable; pass another -o")
 
 
-def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
+def _settings(job: TranslateSpec, table: Table) -> tuple[Settings, tuple[str, ...]]:
     template_text, context = "", tuple[str, ...]()
     memory = load_memory(job.memory) if job.memory is not None else ()
     if job.template is not None:
@@ -195,7 +198,7 @@ def _settings(job: Job, table: Table) -> tuple[Settings, tuple[str, ...]]:
     return settings, context
 
 
-def _terms_for(job: Job) -> TermsFor | None:
+def _terms_for(job: TranslateSpec) -> TermsFor | None:
     """The glossary entries found in a text's translatable prose (never inside a placeholder:
     ``title`` in ``%(title)s`` is not a term to translate)."""
     if job.glossary is None:
@@ -205,7 +208,7 @@ def _terms_for(job: Job) -> TermsFor | None:
 
 
 def _plan(
-    job: Job,
+    job: TranslateSpec,
     table: Table,
     settings: Settings,
     context: tuple[str, ...],
@@ -225,19 +228,20 @@ def _plan(
     )
 
 
-def _cache(job: Job) -> contextlib.AbstractContextManager[Cache | None]:
-    """The translation cache of ``job`` (its simulator's entries apart), or None when off."""
-    if job.cache is None:
+def _cache(spec: StoreSpec) -> contextlib.AbstractContextManager[Cache | None]:
+    """The translation cache (its simulator's entries apart), or None when off."""
+    if spec.cache is None:
         return contextlib.nullcontext()
-    return Cache(job.cache, endpoint="sim" if job.sim else job.base_url)
+    return Cache(spec.cache, endpoint=spec.cache_endpoint)
 
 
 def _count(
     plan: CellPlan,
     store: ResultStore,
-    job: Job,
+    spec: StoreSpec,
     report: Report,
     *,
+    model: str,
     cache: ResultStore | None = None,
     fill_into: ResultStore | None = None,
 ) -> tuple[pl.Series, ...]:
@@ -246,7 +250,7 @@ def _count(
     Cells the checkpoint lacks are looked up in ``cache``: hits are put into
     ``fill_into`` (none for an estimate) and counted as ``cached``, not sent."""
     statuses = _statuses(plan, store)
-    skip = statuses.filter(pl.col("status").is_in(done_status(job.retry_failed)))["key"]
+    skip = statuses.filter(pl.col("status").is_in(done_status(spec.retry_failed)))["key"]
     done = statuses.filter(pl.col("status") == Status.DONE.value)["key"].implode()
     del statuses
     report.rows = plan.rows
@@ -256,7 +260,7 @@ def _count(
     report.reused = sum(int(k.is_in(done).sum()) for k in plan.keys)
     pending = plan.pending(skip)
     if cache is not None:
-        pending, report.cached = _from_cache(plan, pending, cache, fill_into, job.model)
+        pending, report.cached = _from_cache(plan, pending, cache, fill_into, model)
     report.to_translate = sum(int(p.sum()) for p in pending)
     sending = sum(int((f & p).sum()) for f, p in zip(plan.first, pending, strict=True))
     report.new = report.to_translate
@@ -317,7 +321,7 @@ def _long_units(plan: CellPlan, pending: Sequence[pl.Series], max_chars: int) ->
 
 
 async def _translate(
-    job: Job,
+    specs: Specs,
     settings: Settings,
     requests: Iterator[Request],
     checkpoint: ResultStore,
@@ -328,37 +332,41 @@ async def _translate(
     sizer: PackSizer | None = None,
 ) -> None:
     stopping = anyio.Event()
-    budget = Budget(job.max_cost, job.model, prices=job.prices)
-    send, receive = anyio.create_memory_object_stream[Sequence[Result]](job.concurrency * 4)
-    chunking = Chunking(job.chunk_chars)
-    reviewer = Reviewer(settings, chunking=chunking, qa_mode=job.qa, stored=stored, sizer=sizer)
+    transport, limits, spec = specs.send, specs.limits, specs.translate
+    budget = Budget(limits.max_cost, limits.model, prices=limits.prices)
+    send, receive = anyio.create_memory_object_stream[Sequence[Result]](transport.buffer)
+    reviewer = Reviewer(
+        settings, chunking=spec.chunking, qa_mode=spec.qa, stored=stored, sizer=sizer
+    )
     handle = _handler(reviewer, report, events, send, budget)
     sending = anyio.CancelScope()  # what a second signal cancels: never the writer
     async with (
-        make_session(concurrency=job.concurrency) as http,
+        make_session(concurrency=transport.connections) as http,
         anyio.create_task_group() as watching,
     ):
         if handle_signals:  # from before the first request until the last result is committed
             watching.start_soon(_watch_signals, stopping, sending)
         async with anyio.create_task_group() as tg:
             tg.start_soon(record, checkpoint, receive)
-            pacer = _pacer(job)
+            pacer = _pacer(limits)
             client = Client(
                 http,
-                base_url=job.base_url,
-                api_key=job.api_key,
-                retry=RetryPolicy(max_attempts=job.max_attempts),
-                timeout=job.timeout,
+                base_url=transport.base_url,
+                api_key=transport.api_key,
+                retry=RetryPolicy(max_attempts=transport.max_attempts),
+                timeout=transport.timeout,
                 pacer=pacer,
             )
             with sending:
                 async with send, anyio.create_task_group() as pool:
-                    pool.start_soon(_heartbeat, events, report, job.progress_seconds, pacer, client)
+                    pool.start_soon(
+                        _heartbeat, events, report, specs.ui.progress_seconds, pacer, client
+                    )
                     await run_pool(
                         requests,
                         handle,
                         client=client,
-                        concurrency=job.concurrency,
+                        concurrency=transport.workers,
                         stopping=stopping,
                         admit=budget.admit,
                     )
@@ -370,14 +378,14 @@ async def _translate(
         report.stopped = "interrupted"
 
 
-def _packing(job: Job) -> Packing:
+def _packing(spec: TranslateSpec) -> Packing:
     """--pack auto adapts the pack size per language (packsize.py); --pack on keeps it."""
-    auto = job.pack is None
+    pack = spec.packing
     return Packing(
-        enabled=job.pack if job.pack is not None else model_info(job.model).family == "mt",
-        max_segments=job.pack_segments,
-        max_tokens=job.pack_tokens,
-        sizer=PackSizer(ceiling=job.pack_segments, model=job.model) if auto else None,
+        enabled=pack.enabled,
+        max_segments=pack.max_segments,
+        max_tokens=pack.max_tokens,
+        sizer=PackSizer(ceiling=pack.max_segments, model=spec.model) if pack.auto else None,
     )
 
 
@@ -435,19 +443,12 @@ async def _heartbeat(
         )
 
 
-def _pacer(job: Job) -> Pacer | None:
+def _pacer(spec: LimitsSpec) -> Pacer | None:
     """Pacing only when a quota is given: unpaced runs start at full concurrency."""
-    if job.rpm is None and job.tpm is None:
+    if spec.quota is None:
         return None
-    quota = Quota(
-        rpm=job.rpm,
-        tpm=job.tpm,
-        max_concurrency=job.concurrency,
-        start_concurrency=min(4, job.concurrency),
-    )
-    shared = job.shared_quota
-    store = FileQuotaStore(shared_path(job.base_url, job.model, job.api_key)) if shared else None
-    return Pacer(quota, store=store)
+    store = FileQuotaStore(spec.shared) if spec.shared is not None else None
+    return Pacer(spec.quota, store=store)
 
 
 async def _watch_signals(stopping: anyio.Event, sending: anyio.CancelScope) -> None:
@@ -463,25 +464,28 @@ async def _watch_signals(stopping: anyio.Event, sending: anyio.CancelScope) -> N
 
 def estimate(job: Job) -> dict[str, object]:
     """What ``job`` would send, from the table and the checkpoint alone: no request is made."""
-    table = _read(job)
-    settings, context = _settings(job, table)
-    terms_for = _terms_for(job)
-    plan = _plan(job, table, settings, context, terms_for)
-    report = Report(input=str(job.input), output=str(job.output), model=job.model)
+    specs = Specs.of(job)
+    spec = specs.translate
+    table = _read(specs.read)
+    settings, context = _settings(spec, table)
+    terms_for = _terms_for(spec)
+    plan = _plan(spec, table, settings, context, terms_for)
+    report = Report(input=str(job.input), output=str(job.output), model=spec.model)
     # read only: no lock, no file created; cache hits are counted, not copied
-    with Checkpoint(job.checkpoint) as checkpoint, _cache(job) as cache:
-        pending = _count(plan, checkpoint, job, report, cache=cache)
+    with Checkpoint(specs.stores.checkpoint) as checkpoint, _cache(specs.stores) as cache:
+        pending = _count(plan, checkpoint, specs.stores, report, model=spec.model, cache=cache)
     requests = prompt = completion = 0
     for request in plan_requests(
         plan.units(pending),
         settings,
-        chunking=Chunking(job.chunk_chars),
-        packing=_packing(job),
+        chunking=spec.chunking,
+        packing=_packing(spec),
         terms_for=terms_for,
     ):
         requests += 1
         prompt += request.est_prompt_tokens
         completion += request.est_completion_tokens
+    prices = specs.limits.prices
     return {
         "rows": report.rows,
         "cells": report.cells,
@@ -493,6 +497,6 @@ def estimate(job: Job) -> dict[str, object]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "cost_usd": {m: round(cost_usd(m, prompt, completion), 6) for m in MODELS}
-        | {job.model: round(cost_usd(job.model, prompt, completion, prices=job.prices), 6)},
-        "model": job.model,
+        | {spec.model: round(cost_usd(spec.model, prompt, completion, prices=prices), 6)},
+        "model": spec.model,
     }

@@ -32,7 +32,9 @@ LAYERS = {
     "align": 1,  # a pack answer -> one translation per segment, or None where not certain
     "replies": 1,
     "glossary": 2,
-    "options": 2,
+    "optiontable": 2,  # the options table: every flag and job-file key, checked one way
+    "options": 3,  # job files, --set and build_job: given values -> a resolved Job
+    "specs": 3,  # what each stage reads (read, translate, send, limits, stores, write, ui)
     "report": 2,
     "review": 4,
     "output": 4,
