@@ -4,8 +4,8 @@ The one-way path (see README, "Architecture"):
 
     reader  -> cells (row, column, lang, text)
     planner -> Unit (deduplicated by key) -> Piece -> Request
-    worker  -> Completion per Request -> PieceResult
-    runner  -> Result per Unit -> checkpoint -> writer
+    translate -> Outcome per Request -> PieceResult -> Result per Unit -> store
+    output  -> the table with its added columns
 """
 
 from __future__ import annotations
