@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .config import MODELS
 from .config import cost_usd as priced
 from .errors import OutputError
-from .stats import Counted, Sent, Written
+from .stats import Counted, Planned, Sent, Written
 
-__all__ = ["Events", "Report", "write_report"]
+__all__ = ["Events", "Report", "estimate_figures", "write_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,28 @@ class Report:
         more = ", ..." if self.rejected > 10 else ""
         plural = "s" if self.rejected != 1 else ""
         return f"; {self.rejected} bad line{plural} skipped (line{plural} {lines}{more})"
+
+
+def estimate_figures(
+    counted: Counted, planned: Planned, *, model: str, prices: tuple[float, float] | None
+) -> dict[str, object]:
+    """What ``mtpipe estimate`` shows: the counts, the planned requests and tokens, and
+    their cost at every model's prices (``model``'s at ``prices`` when given)."""
+    prompt, completion = planned.prompt_tokens, planned.completion_tokens
+    costs = {m: round(priced(m, prompt, completion), 6) for m in MODELS}
+    return {
+        "rows": counted.rows,
+        "cells": counted.cells,
+        "unique_cells": counted.units,
+        "done_in_checkpoint": counted.reused,
+        "in_cache": counted.cached,
+        "to_translate": counted.to_translate,
+        "requests": planned.requests,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost_usd": costs | {model: round(priced(model, prompt, completion, prices=prices), 6)},
+        "model": model,
+    }
 
 
 def _fields(counts: Counted | Sent) -> dict[str, Any]:

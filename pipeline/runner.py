@@ -20,18 +20,17 @@ from pathlib import Path
 
 import anyio
 
-from .config import MODELS, Job, cost_usd
+from .config import Job
 from .errors import OutputError
 from .formats import Table, sink_for, source_for
 from .keying import key, pack_sizer
 from .merge import NOT_TRANSLATED
-from .models import Request
 from .output import Owns, write_outputs
 from .pending import Peers, adopt, count, open_stores
-from .report import Events, Report, write_report
+from .report import Events, Report, estimate_figures, write_report
 from .runlock import RunLock
 from .specs import ReadSpec, Specs, WriteSpec
-from .stats import Sent
+from .stats import Planned, Sent
 from .translate import translate
 
 __all__ = ["Peers", "Report", "estimate", "run"]
@@ -106,37 +105,15 @@ def estimate(job: Job) -> dict[str, object]:
     """What ``job`` would send, from the table and the checkpoint alone: no request is made."""
     specs = Specs.of(job)
     spec = specs.translate
-    keyed = key(spec, _read(specs.read))
+    table = _read(specs.read)
+    keyed = key(spec, table)
     # read only: no lock, no file created; cache hits are counted, not copied
     with open_stores(specs.stores) as stores:
         counted, pending = count(
             keyed.plan, stores, spec=specs.stores, model=spec.model, fill=False
         )
-    requests, prompt, completion = _tally(keyed.requests(pending, spec, pack_sizer(spec)))
-    prices = specs.limits.prices
-    return {
-        "rows": counted.rows,
-        "cells": counted.cells,
-        "unique_cells": counted.units,
-        "done_in_checkpoint": counted.reused,
-        "in_cache": counted.cached,
-        "to_translate": counted.to_translate,
-        "requests": requests,
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "cost_usd": {m: round(cost_usd(m, prompt, completion), 6) for m in MODELS}
-        | {spec.model: round(cost_usd(spec.model, prompt, completion, prices=prices), 6)},
-        "model": spec.model,
-    }
-
-
-def _tally(requests: Iterator[Request]) -> tuple[int, int, int]:
-    """How many requests, and their estimated prompt and completion tokens."""
-    count = prompt = completion = 0
-    for request in requests:
-        count, prompt = count + 1, prompt + request.est_prompt_tokens
-        completion += request.est_completion_tokens
-    return count, prompt, completion
+    planned = Planned.of(keyed.requests(pending, spec, pack_sizer(spec)))
+    return estimate_figures(counted, planned, model=spec.model, prices=specs.limits.prices)
 
 
 def _read(spec: ReadSpec, write: WriteSpec | None = None) -> Table:

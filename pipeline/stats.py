@@ -2,6 +2,7 @@
 
     Counted   the counting stage: rows and cells, what the store and cache already
               hold, what is left to send and how much deduplication saved
+    Planned   the plan stage (what an estimate shows): requests and estimated tokens
     Sent      the translate stage: requests, billed tokens, retries, why it stopped
     Written   the output stage: cells that failed (by reason) and QA flags
 
@@ -12,9 +13,12 @@ Blocks and shards add their counts; the report is built once from the sums
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Counted", "Sent", "Written"]
+from .models import Request
+
+__all__ = ["Counted", "Planned", "Sent", "Written"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,28 @@ class Counted:
             self.cached + other.cached,
             self.to_translate + other.to_translate,
             self.deduplicated + other.deduplicated,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    requests: int = 0
+    prompt_tokens: int = 0  # estimated
+    completion_tokens: int = 0  # estimated
+
+    @classmethod
+    def of(cls, requests: Iterable[Request]) -> Planned:
+        count = prompt = completion = 0
+        for request in requests:
+            count, prompt = count + 1, prompt + request.est_prompt_tokens
+            completion += request.est_completion_tokens
+        return cls(count, prompt, completion)
+
+    def __add__(self, other: Planned) -> Planned:
+        return Planned(
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
         )
 
 

@@ -21,7 +21,7 @@ from pipeline.config import Job
 from pipeline.options import build_job
 from pipeline.report import Events, Report
 from pipeline.sim import SimConfig, SimThread
-from pipeline.stats import Counted, Sent, Written
+from pipeline.stats import Counted, Planned, Sent, Written
 
 COUNTS = st.integers(min_value=0, max_value=1000)
 REASONS = st.dictionaries(st.sampled_from(["400", "budget", "qa"]), st.integers(1, 9))
@@ -80,6 +80,8 @@ def test_counts_add(rows: int, cells: int, requests: int, tokens: int) -> None:
         tokens + 2,
     )
     assert total.retries == {"429": 1} and total.stopped == "budget"
+    planned = Planned(requests, tokens, tokens)
+    assert planned + planned == Planned(2 * requests, 2 * tokens, 2 * tokens)
 
 
 @given(REASONS, REASONS)
