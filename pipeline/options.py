@@ -89,8 +89,52 @@ def output_path_for(input_path: Path) -> Path:
     return input_path.with_name(f"{input_path.stem}.translated{input_path.suffix}")
 
 
+# Job fields that take the option's checked value as it is given.
+_AS_GIVEN = (
+    "model", "style", "input_format", "output_format", "delimiter", "encoding", "sim",
+    "concurrency", "timeout", "max_attempts", "chunk_chars", "pack_segments", "pack_tokens",
+    "retry_failed", "escape_formulas", "progress", "max_cost", "log_format",
+    "progress_seconds", "qa", "layout", "skip_bad_lines", "rpm", "tpm", "shared_quota",
+)  # fmt: skip
+
+
 def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
     """A resolved Job from given ``values`` (option key -> value); defaults fill the rest."""
+    given = _given(values)
+    source, targets = Path(given["input"]), _languages(given["to"])
+    _check_not_same(given["source_lang"], targets)
+    output = Path(given["output"]) if given["output"] else output_path_for(source)
+    if output.resolve() == source.resolve():
+        raise UsageError(f"{output}: the output would overwrite the input; pass another -o")
+    params = _params(given)
+    return Job(
+        input=source,
+        output=output,
+        checkpoint=Path(given["checkpoint"] or _beside(output, ".checkpoint.sqlite")),
+        report=Path(given["report"] or _beside(output, ".report.json")),
+        cache=_cache(given["cache"], env),
+        targets=targets,
+        columns=tuple(given["columns"] or ()),
+        id_columns=tuple(given["id_columns"] or ()),
+        source_lang=_source(given["source_lang"]),
+        template=_path(given["template"]),
+        params=tuple(sorted((k, v) for k, v in params.items() if k in OUTPUT_PARAMS)),
+        extra=tuple(sorted((k, v) for k, v in params.items() if k not in OUTPUT_PARAMS)),
+        base_url=_base_url(given, env),
+        api_key=_api_key(given["api_key_file"], env, sim=given["sim"]),
+        pack={"auto": None, "on": True, "off": False}[given["pack"]],
+        prices=_prices(given),
+        failed_out=_path(given["failed_out"]),
+        glossary=_path(given["glossary"]),
+        memory=_path(given["memory"]),
+        domain=given["domain"] or "",
+        rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
+        **{key: given[key] for key in _AS_GIVEN},
+    )
+
+
+def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option's value: the given ones checked, defaults for the rest."""
     checked = {
         _option(k, origin="build_job").key: coerce(BY_KEY[k], v, origin="build_job")
         for k, v in values.items()
@@ -102,62 +146,11 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
             "an input file and --to languages are required, e.g. "
             "mtpipe translate data.csv --to de,ja"
         )
-    source, targets = Path(given["input"]), _languages(given["to"])
-    _check_not_same(given["source_lang"], targets)
-    output = Path(given["output"]) if given["output"] else output_path_for(source)
-    if output.resolve() == source.resolve():
-        raise UsageError(f"{output}: the output would overwrite the input; pass another -o")
-    params = _params(given)
-    return Job(
-        input=source,
-        output=output,
-        checkpoint=Path(
-            given["checkpoint"] or output.with_name(output.name + ".checkpoint.sqlite")
-        ),
-        report=Path(given["report"] or output.with_name(output.name + ".report.json")),
-        cache=_cache(given["cache"], env),
-        targets=targets,
-        columns=tuple(given["columns"] or ()),
-        id_columns=tuple(given["id_columns"] or ()),
-        model=given["model"],
-        source_lang=_source(given["source_lang"]),
-        style=given["style"],
-        template=Path(given["template"]) if given["template"] else None,
-        params=tuple(sorted((k, v) for k, v in params.items() if k in OUTPUT_PARAMS)),
-        extra=tuple(sorted((k, v) for k, v in params.items() if k not in OUTPUT_PARAMS)),
-        input_format=given["input_format"],
-        output_format=given["output_format"],
-        delimiter=given["delimiter"],
-        encoding=given["encoding"],
-        base_url=_base_url(given, env),
-        api_key=_api_key(given["api_key_file"], env, sim=given["sim"]),
-        sim=given["sim"],
-        concurrency=given["concurrency"],
-        timeout=given["timeout"],
-        max_attempts=given["max_attempts"],
-        chunk_chars=given["chunk_chars"],
-        pack={"auto": None, "on": True, "off": False}[given["pack"]],
-        pack_segments=given["pack_segments"],
-        pack_tokens=given["pack_tokens"],
-        retry_failed=given["retry_failed"],
-        escape_formulas=given["escape_formulas"],
-        progress=given["progress"],
-        max_cost=given["max_cost"],
-        prices=_prices(given),
-        failed_out=Path(given["failed_out"]) if given["failed_out"] else None,
-        log_format=given["log_format"],
-        progress_seconds=given["progress_seconds"],
-        qa=given["qa"],
-        glossary=Path(given["glossary"]) if given["glossary"] else None,
-        memory=Path(given["memory"]) if given["memory"] else None,
-        domain=given["domain"] or "",
-        layout=given["layout"],
-        skip_bad_lines=given["skip_bad_lines"],
-        rpm=given["rpm"],
-        tpm=given["tpm"],
-        shared_quota=given["shared_quota"],
-        rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
-    )
+    return given
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if value else None
 
 
 def _prices(given: Mapping[str, Any]) -> tuple[float, float] | None:
