@@ -15,13 +15,13 @@ recorded.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
@@ -39,9 +39,6 @@ from .specs import LimitsSpec, SendSpec, TranslateSpec
 from .stats import Sent
 from .store import ResultStore, record
 from .worker import run_pool
-
-if TYPE_CHECKING:
-    import aiohttp
 
 __all__ = ["translate"]
 
@@ -70,14 +67,10 @@ async def translate(
     review = Reviewer(settings, chunking=spec.chunking, qa_mode=spec.qa, stored=stored, sizer=sizer)
     stage = _Stage(review, Budget(limits.max_cost, limits.model, prices=limits.prices), events)
     sending = anyio.CancelScope()  # what a second signal cancels: never the writer
-    async with (
-        make_session(concurrency=send.connections) as http,
-        anyio.create_task_group() as watching,
-    ):
+    stage.pacer = _pacer(limits)
+    async with _connected(send, stage.pacer) as stage.client, anyio.create_task_group() as watching:
         if handle_signals:  # from before the first request until the last result is committed
             watching.start_soon(_watch_signals, stage.stopping, sending)
-        stage.pacer = _pacer(limits)
-        stage.client = _client(http, send, stage.pacer)
         await _recorded(stage, requests, store, send, sending, (total, progress_seconds))
         watching.cancel_scope.cancel()  # every result received is committed
     return stage.sent + Sent(stopped=stage.why_stopped())
@@ -170,15 +163,18 @@ class _Stage:
             self.events.progress(self.sent, total=total, **live)
 
 
-def _client(http: aiohttp.ClientSession, send: SendSpec, pacer: Pacer | None) -> Client:
-    return Client(
-        http,
-        base_url=send.base_url,
-        api_key=send.api_key,
-        retry=RetryPolicy(max_attempts=send.max_attempts),
-        timeout=send.timeout,
-        pacer=pacer,
-    )
+@contextlib.asynccontextmanager
+async def _connected(send: SendSpec, pacer: Pacer | None) -> AsyncIterator[Client]:
+    """A client over one HTTP session of ``send.connections`` connections."""
+    async with make_session(concurrency=send.connections) as http:
+        yield Client(
+            http,
+            base_url=send.base_url,
+            api_key=send.api_key,
+            retry=RetryPolicy(max_attempts=send.max_attempts),
+            timeout=send.timeout,
+            pacer=pacer,
+        )
 
 
 def _pacer(limits: LimitsSpec) -> Pacer | None:
