@@ -4,8 +4,8 @@ The one-way path (see README, "Architecture"):
 
     reader  -> cells (row, column, lang, text)
     planner -> Unit (deduplicated by key) -> Piece -> Request
-    worker  -> Completion per Request -> PieceResult
-    runner  -> Result per Unit -> checkpoint -> writer
+    translate -> Outcome per Request -> PieceResult -> Result per Unit -> store
+    output  -> the table with its added columns
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "Chunking",
     "Completion",
     "Outcome",
     "Piece",
@@ -44,6 +45,13 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Chunking:
+    """How long one piece of a long text may be, in characters."""
+
+    max_chars: int = 6000
 
 
 class Status(enum.StrEnum):

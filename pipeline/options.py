@@ -1,245 +1,33 @@
-"""The options of a translation run: one table for the command line and for job files.
+"""A translation run's options resolved: given values -> a ``Job``.
 
-``mtpipe translate`` builds its flags from ``OPTIONS``; ``mtpipe run JOB.toml``
-takes the same names as keys.  Both produce a mapping of given values that
-``build_job`` turns into a resolved ``Job``.  No option ever carries the API
-key: it comes from the environment or ``api_key_file``.
+The options table (optiontable.py) names every option; job files and ``--set``
+are read and checked here, and ``build_job`` turns a mapping of given values
+into a resolved ``Job`` (paths, languages, base URL, key, prices, cache).
 """
 
 from __future__ import annotations
 
 import difflib
-import os
 import tomllib
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from .config import DEFAULT_BASE_URL, MODELS, OUTPUT_PARAMS, Job, Language, resolve_language
 from .errors import UsageError
+from .optiontable import BY_KEY, OPTIONS, Option, coerce, describe
 
 __all__ = [
     "OPTIONS",
     "Option",
     "build_job",
+    "coerce",
     "load_job_file",
     "output_path_for",
     "parse_set",
     "unpriced",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    key: str  # job-file key and argparse dest
-    kind: str  # str | int | float | bool | path | list
-    help: str
-    default: Any = None
-    choices: tuple[str, ...] = ()
-    flag: str | None = None  # command-line flag when it is not --key-with-dashes
-    short: str | None = None
-    minimum: float | None = None
-    off: str | None = None  # a second flag that sets the value to false (--no-cache)
-    off_help: str = ""
-
-    @property
-    def cli_flag(self) -> str:
-        return self.flag or "--" + self.key.replace("_", "-")
-
-
-_P = Option
-# fmt: off
-OPTIONS: tuple[Option, ...] = (
-    _P("input", "path", "CSV, TSV, Parquet or JSONL file, or a job file (.toml) whose keys the "
-       "options given here override"),
-    _P("to", "list", "target languages, comma-separated: de,ja,zh-TW,pt_BR (required, unless "
-       "INPUT is a job file naming them)"),
-    _P("output", "path", "output file (default: INPUT.translated.EXT)", short="-o"),
-    _P(
-        "columns",
-        "list",
-        "text column, repeatable (JSONL: dotted path such as meta.body); "
-        "default: the column named 'text'",
-        flag="--column",
-    ),
-    _P("source_lang", "str", "source language (default auto)", "auto", flag="--from"),
-    _P("model", "str", "model (default qwen-mt-turbo)", "qwen-mt-turbo"),
-    _P(
-        "template",
-        "path",
-        "user-message template with {text}, {source_lang}, {target_lang} "
-        "and other columns as {name}",
-    ),
-    _P(
-        "style",
-        "str",
-        "prompt: instruction in the message; options: DashScope "
-        "translation_options (default prompt)",
-        "prompt",
-        ("prompt", "options"),
-    ),
-    _P("concurrency", "int", "requests in flight at most (default 16)", 16, minimum=1),
-    _P("rpm", "float", "requests per minute the provider allows: requests are paced evenly "
-       "(at most rpm/60 start in any second) and concurrency ramps up (default: not paced)",
-       minimum=0.001),
-    _P("tpm", "float", "tokens per minute the provider allows (estimated before sending, "
-       "corrected with the billed usage)", minimum=1),
-    _P("shared_quota", "bool", "share --rpm/--tpm with other mtpipe runs on this machine "
-       "using the same key, base URL and model", False),
-    _P("checkpoint", "path", "checkpoint file (default: OUTPUT.checkpoint.sqlite)"),
-    _P("report", "path", "JSON run report (default: OUTPUT.report.json)"),
-    _P("cache", "path", "translation cache shared by every output and job, so a text is paid "
-       "once per model and settings (default: $XDG_CACHE_HOME/mtpipe/cache.sqlite, "
-       "~/.cache when unset; job key: a path, or false)", off="--no-cache",
-       off_help="do not read or fill the translation cache (job key: cache = false)"),
-    _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
-    _P("api_key_file", "path", "read the API key from this file (default: $ROUTESCOPE_API_KEY)"),
-    _P("sim", "bool", "use the built-in offline simulator", False),
-    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl, xlsx", flag="--format"),
-    _P("output_format", "str", "output format (default: from the output extension)"),
-    _P("delimiter", "str", "CSV delimiter (default: detected)"),
-    _P("encoding", "str", "input text encoding, e.g. latin-1 (default utf-8)"),
-    _P("temperature", "float", "sampling temperature (part of the checkpoint key)", minimum=0),
-    _P("top_p", "float", "nucleus sampling (part of the checkpoint key)", minimum=0),
-    _P("max_tokens", "int", "max_tokens sent with each request", minimum=1),
-    _P("stream", "bool", "stream responses (not needed for batch work)", False),
-    _P(
-        "enable_thinking",
-        "str",
-        "chat models: thinking mode (default false for translation)",
-        choices=("true", "false"),
-    ),
-    _P("response_format", "str", "response_format type", choices=("text", "json_object")),
-    _P("user", "str", "end-user id sent for audit"),
-    _P("timeout", "float", "seconds per attempt (default 120)", 120.0, minimum=0.001),
-    _P("max_attempts", "int", "attempts per request on transient errors (default 8)", 8, minimum=1),
-    _P(
-        "chunk_chars",
-        "int",
-        "longest piece of a long cell sent in one request, in characters (default 6000)",
-        6000,
-        minimum=200,
-    ),
-    _P(
-        "pack",
-        "str",
-        "pack short cells into one request as numbered lines (default auto: on for qwen-mt models)",
-        "auto",
-        ("auto", "on", "off"),
-    ),
-    _P("pack_segments", "int", "most cells in one packed request (default 100)", 100, minimum=1),
-    _P(
-        "pack_tokens",
-        "int",
-        "most estimated source tokens in one packed request (default 2000)",
-        2000,
-        minimum=1,
-    ),
-    _P("retry_failed", "bool", "also re-send cells that failed permanently last time", False),
-    _P(
-        "escape_formulas",
-        "bool",
-        "do not defuse translated CSV/TSV cells starting with =, +, -, @ (by default "
-        "they get a leading ' so a spreadsheet does not run them)",
-        True,
-        flag="--no-escape-formulas",
-    ),
-    _P("progress", "bool", "no progress bar (there is none anyway when stderr is not a "
-       "terminal)", True, flag="--no-progress"),
-    _P(
-        "max_cost",
-        "float",
-        "budget in USD: stop sending before billed plus in-flight spend "
-        "would pass it; the rest fails with reason 'budget' (exit 3)",
-        minimum=0,
-    ),
-    _P("price_in", "float", "USD per million prompt tokens, for a model missing from the price "
-       "table (or to override it)", minimum=0),
-    _P("price_out", "float", "USD per million completion tokens (with --price-in)", minimum=0),
-    _P(
-        "failed_out",
-        "path",
-        "write one line per failed cell (row, column, language, reason, "
-        "attempts) to this CSV or JSONL file",
-    ),
-    _P("id_columns", "list", "an id column of the input, repeatable: copied into the "
-       "--failed-out rows (default: the column named 'id', if any)", flag="--id-column"),
-    _P(
-        "log_format",
-        "str",
-        "text (default): progress bar and a summary line; json: one JSON "
-        "object per line on stderr (start, progress, finish)",
-        "text",
-        ("text", "json"),
-    ),
-    _P("skip_bad_lines", "bool", "JSONL: write malformed lines to the rejects file and go on",
-       False),
-    _P("rejects", "path", "where --skip-bad-lines puts them (default: OUTPUT.rejects.jsonl)"),
-    _P("allow_insecure_http", "bool", "allow sending the API key over plain http to a host "
-       "that is not loopback", False),
-    _P("glossary", "path", "CSV/TSV of source term, target term and optional language: the "
-       "terms found in a cell are sent with it and checked in its translation"),
-    _P("memory", "path", "translation memory: CSV/TSV/JSONL of example source,target pairs "
-       "sent with every request (tm_list in options style)", flag="--tm"),
-    _P("domain", "str", "domain and style, in English, e.g. 'e-commerce product titles, "
-       "concise'"),
-    _P("qa", "str", "warn (default): flag suspicious cells in mt_flags; strict: flagged cells "
-       "fail (re-run them with --retry-failed); off", "warn", ("warn", "strict", "off")),
-    _P("layout", "str", "wide (default): a column per language; long: a row per source row "
-       "and language", "wide", ("wide", "long")),
-    _P(
-        "progress_seconds",
-        "float",
-        "seconds between progress lines (default 10)",
-        10.0,
-        minimum=0.1,
-    ),
-)
-# fmt: on
-BY_KEY = {option.key: option for option in OPTIONS}
-_KINDS: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "int": (int,),
-    "float": (int, float),
-    "bool": (bool,),
-    "path": (str, os.PathLike),
-    "list": (list, tuple, str),
-}
-
-
-def coerce(option: Option, value: Any, *, origin: str) -> Any:
-    """``value`` (from TOML, --set or argparse) checked and converted for ``option``."""
-    if value is False and option.off:
-        return False
-    if not isinstance(value, _KINDS[option.kind]) or (
-        option.kind in ("int", "float") and isinstance(value, bool)
-    ):
-        raise UsageError(f"{origin}: {option.key} must be {_describe(option)}, not {value!r}")
-    if option.kind == "list":
-        items: list[Any] = (
-            value.split(",") if isinstance(value, str) else list(cast(list[Any], value))
-        )
-        value = [str(item).strip() for item in items if str(item).strip()]
-    if option.choices and value not in option.choices:
-        raise UsageError(f"{origin}: {option.key} must be one of {', '.join(option.choices)}")
-    if option.minimum is not None and value < option.minimum:
-        raise UsageError(f"{origin}: {option.key} must be at least {option.minimum:g}")
-    return float(value) if option.kind == "float" else value
-
-
-def _describe(option: Option) -> str:
-    if option.off:
-        return "a path string, or false"
-    return {
-        "str": "a string",
-        "int": "a whole number",
-        "float": "a number",
-        "bool": "true or false",
-        "path": "a path string",
-        "list": "a list of strings",
-    }[option.kind]
 
 
 def parse_set(assignment: str, *, origin: str = "--set") -> tuple[str, Any]:
@@ -259,7 +47,7 @@ def parse_set(assignment: str, *, origin: str = "--set") -> tuple[str, Any]:
         elif option.off and value.lower() == "false":
             value = False
     except (ValueError, KeyError) as exc:
-        raise UsageError(f"{origin} {assignment!r}: {key} must be {_describe(option)}") from exc
+        raise UsageError(f"{origin} {assignment!r}: {key} must be {describe(option)}") from exc
     return option.key, coerce(option, value, origin=origin)
 
 
@@ -301,8 +89,52 @@ def output_path_for(input_path: Path) -> Path:
     return input_path.with_name(f"{input_path.stem}.translated{input_path.suffix}")
 
 
+# Job fields that take the option's checked value as it is given.
+_AS_GIVEN = (
+    "model", "style", "input_format", "output_format", "delimiter", "encoding", "sim",
+    "concurrency", "timeout", "max_attempts", "chunk_chars", "pack_segments", "pack_tokens",
+    "retry_failed", "escape_formulas", "progress", "max_cost", "log_format",
+    "progress_seconds", "qa", "layout", "skip_bad_lines", "rpm", "tpm", "shared_quota",
+)  # fmt: skip
+
+
 def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
     """A resolved Job from given ``values`` (option key -> value); defaults fill the rest."""
+    given = _given(values)
+    source, targets = Path(given["input"]), _languages(given["to"])
+    _check_not_same(given["source_lang"], targets)
+    output = Path(given["output"]) if given["output"] else output_path_for(source)
+    if output.resolve() == source.resolve():
+        raise UsageError(f"{output}: the output would overwrite the input; pass another -o")
+    params = _params(given)
+    return Job(
+        input=source,
+        output=output,
+        checkpoint=Path(given["checkpoint"] or _beside(output, ".checkpoint.sqlite")),
+        report=Path(given["report"] or _beside(output, ".report.json")),
+        cache=_cache(given["cache"], env),
+        targets=targets,
+        columns=tuple(given["columns"] or ()),
+        id_columns=tuple(given["id_columns"] or ()),
+        source_lang=_source(given["source_lang"]),
+        template=_path(given["template"]),
+        params=tuple(sorted((k, v) for k, v in params.items() if k in OUTPUT_PARAMS)),
+        extra=tuple(sorted((k, v) for k, v in params.items() if k not in OUTPUT_PARAMS)),
+        base_url=_base_url(given, env),
+        api_key=_api_key(given["api_key_file"], env, sim=given["sim"]),
+        pack={"auto": None, "on": True, "off": False}[given["pack"]],
+        prices=_prices(given),
+        failed_out=_path(given["failed_out"]),
+        glossary=_path(given["glossary"]),
+        memory=_path(given["memory"]),
+        domain=given["domain"] or "",
+        rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
+        **{key: given[key] for key in _AS_GIVEN},
+    )
+
+
+def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option's value: the given ones checked, defaults for the rest."""
     checked = {
         _option(k, origin="build_job").key: coerce(BY_KEY[k], v, origin="build_job")
         for k, v in values.items()
@@ -314,62 +146,11 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
             "an input file and --to languages are required, e.g. "
             "mtpipe translate data.csv --to de,ja"
         )
-    source, targets = Path(given["input"]), _languages(given["to"])
-    _check_not_same(given["source_lang"], targets)
-    output = Path(given["output"]) if given["output"] else output_path_for(source)
-    if output.resolve() == source.resolve():
-        raise UsageError(f"{output}: the output would overwrite the input; pass another -o")
-    params = _params(given)
-    return Job(
-        input=source,
-        output=output,
-        checkpoint=Path(
-            given["checkpoint"] or output.with_name(output.name + ".checkpoint.sqlite")
-        ),
-        report=Path(given["report"] or output.with_name(output.name + ".report.json")),
-        cache=_cache(given["cache"], env),
-        targets=targets,
-        columns=tuple(given["columns"] or ()),
-        id_columns=tuple(given["id_columns"] or ()),
-        model=given["model"],
-        source_lang=_source(given["source_lang"]),
-        style=given["style"],
-        template=Path(given["template"]) if given["template"] else None,
-        params=tuple(sorted((k, v) for k, v in params.items() if k in OUTPUT_PARAMS)),
-        extra=tuple(sorted((k, v) for k, v in params.items() if k not in OUTPUT_PARAMS)),
-        input_format=given["input_format"],
-        output_format=given["output_format"],
-        delimiter=given["delimiter"],
-        encoding=given["encoding"],
-        base_url=_base_url(given, env),
-        api_key=_api_key(given["api_key_file"], env, sim=given["sim"]),
-        sim=given["sim"],
-        concurrency=given["concurrency"],
-        timeout=given["timeout"],
-        max_attempts=given["max_attempts"],
-        chunk_chars=given["chunk_chars"],
-        pack={"auto": None, "on": True, "off": False}[given["pack"]],
-        pack_segments=given["pack_segments"],
-        pack_tokens=given["pack_tokens"],
-        retry_failed=given["retry_failed"],
-        escape_formulas=given["escape_formulas"],
-        progress=given["progress"],
-        max_cost=given["max_cost"],
-        prices=_prices(given),
-        failed_out=Path(given["failed_out"]) if given["failed_out"] else None,
-        log_format=given["log_format"],
-        progress_seconds=given["progress_seconds"],
-        qa=given["qa"],
-        glossary=Path(given["glossary"]) if given["glossary"] else None,
-        memory=Path(given["memory"]) if given["memory"] else None,
-        domain=given["domain"] or "",
-        layout=given["layout"],
-        skip_bad_lines=given["skip_bad_lines"],
-        rpm=given["rpm"],
-        tpm=given["tpm"],
-        shared_quota=given["shared_quota"],
-        rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
-    )
+    return given
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if value else None
 
 
 def _prices(given: Mapping[str, Any]) -> tuple[float, float] | None:

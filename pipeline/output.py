@@ -4,7 +4,7 @@ Written block by block: each block of rows looks up the results of its own
 cells in the checkpoint, computes the row columns (wide: a column per
 language; long: a row per source row and language), and is appended to the
 output, so no stage holds the results of the whole table.  Counts what ended
-how into the report, records the glossary entries applied, and writes
+how (``Written``), records the glossary entries applied, and writes
 ``--failed-out``.
 """
 
@@ -18,10 +18,10 @@ import polars as pl
 
 from .cells import CellPlan, TermsFor
 from .checkpoint import Checkpoint
-from .config import Job
 from .formats import Table, TableWriter, write_frame
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
-from .report import Report
+from .specs import WriteSpec
+from .stats import Written
 
 __all__ = ["BLOCK_ROWS", "Owns", "write_outputs"]
 
@@ -33,27 +33,28 @@ Owns = Callable[[pl.Series], pl.Series]
 
 
 def write_outputs(
-    job: Job,
+    spec: WriteSpec,
     table: Table,
     plan: CellPlan,
     checkpoint: Checkpoint,
-    report: Report,
     terms_for: TermsFor | None = None,
     *,
+    missing: str = NOT_TRANSLATED,
     block_rows: int | None = None,
     owns: Owns | None = None,
-) -> None:
+) -> Written:
+    """Write the output block by block; count what ended how.  ``missing``: the reason
+    given to cells without a result (why sending stopped, if it did)."""
     block_rows = block_rows or BLOCK_ROWS
-    missing = report.stopped or NOT_TRANSLATED
     names = dict(zip((code for _, code in plan.pairs), plan.langs, strict=True))
     failed: list[pl.DataFrame] = []
     flags: Counter[str] = Counter()
     writer = TableWriter(
-        job.output,
+        spec.output,
         source=table,
-        format=job.output_format,
-        escape_formulas=job.escape_formulas,
-        escape_columns=_translated_columns(job, plan),
+        format=spec.format,
+        escape_formulas=spec.escape_formulas,
+        escape_columns=_translated_columns(spec.layout, plan),
     )
     with writer as out:
         for start in range(0, max(plan.rows, 1), block_rows):
@@ -65,26 +66,29 @@ def write_outputs(
             failed.append(_failed(cells, results, missing, start, rows))
             flags.update(_flag_counts(cells, results))
             terms = _applied_terms(cells, names, terms_for)
-            cells = _billed(cells, owns)
-            if job.layout == "long":
-                rows, added = _long(rows, cells, results, missing, terms)
-            else:
-                added = merge_results(
-                    cells.pairs,
-                    cells.keys,
-                    results,
-                    first=cells.first,
-                    missing=missing,
-                    terms=terms,
-                )
-            out.write(rows, added)
+            out.write(*_added(spec.layout, rows, _billed(cells, owns), results, missing, terms))
     every = pl.concat(failed) if failed else pl.DataFrame()
-    report.failed = every.height
-    report.translated = report.cells - report.failed
-    report.failures.update(every["reason"].to_list() if every.height else [])
-    report.flags.update(flags)
-    if job.failed_out is not None:
-        write_frame(every, job.failed_out)
+    if spec.failed_out is not None:
+        write_frame(every, spec.failed_out)
+    reasons = Counter(every["reason"].to_list() if every.height else [])
+    return Written(failed=every.height, failures=reasons, flags=flags)
+
+
+def _added(
+    layout: str,
+    rows: Table,
+    cells: CellPlan,
+    results: pl.DataFrame,
+    missing: str,
+    terms: list[pl.Series] | None,
+) -> tuple[Table, pl.DataFrame]:
+    """The rows of a block and the columns added to them, in ``layout``."""
+    if layout == "long":
+        return _long(rows, cells, results, missing, terms)
+    added = merge_results(
+        cells.pairs, cells.keys, results, first=cells.first, missing=missing, terms=terms
+    )
+    return rows, added
 
 
 def _billed(cells: CellPlan, owns: Owns | None) -> CellPlan:
@@ -98,9 +102,9 @@ def _billed(cells: CellPlan, owns: Owns | None) -> CellPlan:
     return replace(cells, first=tuple(first))
 
 
-def _translated_columns(job: Job, plan: CellPlan) -> list[str]:
+def _translated_columns(layout: str, plan: CellPlan) -> list[str]:
     """The added columns that hold text from the model: formulas there are defused."""
-    if job.layout == "long":
+    if layout == "long":
         return list(dict.fromkeys(f"{column}_translated" for column, _ in plan.pairs))
     return [f"{column}_{lang}" for column, lang in plan.pairs]
 

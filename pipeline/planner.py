@@ -17,7 +17,7 @@ import polars as pl
 
 from .cells import TermsFor
 from .config import model_info
-from .models import Piece, Request, Settings, Unit, piece_key
+from .models import Chunking, Piece, Request, Settings, Unit, piece_key
 from .packsize import PackSizer
 from .prompts import build_body
 
@@ -43,11 +43,7 @@ def estimate_tokens(text: str) -> int:
     return (len(text) - wide + 3) // 4 + (wide * 2 + 2) // 3
 
 
-@dataclass(frozen=True, slots=True)
-class Chunking:
-    """How long one piece may be, in characters."""
-
-    max_chars: int = 6000
+_CHUNKING = Chunking()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +128,7 @@ def plan_requests(
     units: Iterable[pl.DataFrame],
     settings: Settings,
     *,
-    chunking: Chunking = Chunking(),
+    chunking: Chunking = _CHUNKING,
     packing: Packing = Packing(enabled=False),
     block_rows: int = 10_000,
     terms_for: TermsFor | None = None,

@@ -13,18 +13,22 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .config import MODELS
+from .config import cost_usd as priced
 from .errors import OutputError
+from .stats import Counted, Planned, Sent, Written
 
-__all__ = ["Events", "Report", "write_report"]
+__all__ = ["Events", "Report", "estimate_figures", "write_report"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Report:
-    """What one run did; written as JSON beside the output."""
+    """What one run did; written as JSON beside the output.  Built once, at the end."""
 
     input: str
     output: str
@@ -55,19 +59,45 @@ class Report:
     exit_code: int = 0
     packing: dict[str, dict[str, object]] = field(default_factory=dict)  # per language, --pack auto
 
-    def settle(self) -> None:
-        """After the output is counted: never-sent cells apart, and the exit code.
+    @classmethod
+    def of(
+        cls,
+        where: tuple[str, str, str],
+        counted: Counted,
+        sent: Sent,
+        written: Written,
+        *,
+        prices: tuple[float, float] | None = None,
+        wall_seconds: float = 0.0,
+        rejected_lines: Sequence[int] = (),
+        packing: dict[str, dict[str, object]] | None = None,
+    ) -> Report:
+        """The report of a run (``where``: input, output, model) from its stages' counts;
+        ``prices`` (USD per million tokens in, out) price its tokens, else the table's.
 
-        0 every cell translated; 130 interrupted (SIGINT or SIGTERM), after the output
-        is written; 3 some cells failed or were not sent (budget).
-        """
-        self.not_sent = self.failures[self.stopped] if self.stopped else 0
-        self.failed -= self.not_sent
-        self.new -= self.not_sent
-        if self.stopped == "interrupted":
-            self.exit_code = 130
-        else:
-            self.exit_code = 0 if self.failed == self.not_sent == 0 else 3
+        Never-sent cells (the run stopped) are apart from the failed and new ones.  Exit
+        code: 0 every cell translated; 130 interrupted (SIGINT or SIGTERM), after the
+        output is written; 3 some cells failed or were not sent (budget)."""
+        stopped = sent.stopped
+        not_sent = written.failures[stopped] if stopped else 0
+        failed = written.failed - not_sent
+        exit_code = 0 if failed == not_sent == 0 else 3
+        values = dict(zip(("input", "output", "model"), where, strict=True))
+        return cls(
+            **values | _fields(counted) | _fields(sent),
+            translated=counted.cells - written.failed,
+            new=counted.to_translate - not_sent,
+            failed=failed,
+            not_sent=not_sent,
+            failures=written.failures,
+            flags=written.flags,
+            cost_usd=priced(where[2], sent.prompt_tokens, sent.completion_tokens, prices=prices),
+            wall_seconds=wall_seconds,
+            rejected=len(rejected_lines),
+            rejected_lines=list(rejected_lines),
+            exit_code=130 if stopped == "interrupted" else exit_code,
+            packing=packing or {},
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -97,6 +127,33 @@ class Report:
         more = ", ..." if self.rejected > 10 else ""
         plural = "s" if self.rejected != 1 else ""
         return f"; {self.rejected} bad line{plural} skipped (line{plural} {lines}{more})"
+
+
+def estimate_figures(
+    counted: Counted, planned: Planned, *, model: str, prices: tuple[float, float] | None
+) -> dict[str, object]:
+    """What ``mtpipe estimate`` shows: the counts, the planned requests and tokens, and
+    their cost at every model's prices (``model``'s at ``prices`` when given)."""
+    prompt, completion = planned.prompt_tokens, planned.completion_tokens
+    costs = {m: round(priced(m, prompt, completion), 6) for m in MODELS}
+    return {
+        "rows": counted.rows,
+        "cells": counted.cells,
+        "unique_cells": counted.units,
+        "done_in_checkpoint": counted.reused,
+        "in_cache": counted.cached,
+        "to_translate": counted.to_translate,
+        "requests": planned.requests,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost_usd": costs | {model: round(priced(model, prompt, completion, prices=prices), 6)},
+        "model": model,
+    }
+
+
+def _fields(counts: Counted | Sent) -> dict[str, Any]:
+    """A stage's counts by name: the report's fields of the same names."""
+    return {f.name: getattr(counts, f.name) for f in dataclasses.fields(counts)}
 
 
 def write_report(report: Report, path: Path) -> None:
@@ -142,25 +199,24 @@ class Events:
         else:
             print(f"mtpipe: warning: {message}", file=self.stream, flush=True)
 
-    def start(self, *, job: str, report: Report) -> None:
+    def start(self, *, job: str, where: tuple[str, str, str], counted: Counted) -> None:
+        """Before sending: ``where`` is the input, output and model."""
         self._emit(
             "start",
             job=job,
-            input=report.input,
-            output=report.output,
-            model=report.model,
-            rows=report.rows,
-            cells=report.cells,
-            reused=report.reused,
-            cached=report.cached,
-            to_translate=report.to_translate,
-            requests_saved_by_dedup=report.deduplicated,
+            **dict(zip(("input", "output", "model"), where, strict=True)),
+            rows=counted.rows,
+            cells=counted.cells,
+            reused=counted.reused,
+            cached=counted.cached,
+            to_translate=counted.to_translate,
+            requests_saved_by_dedup=counted.deduplicated,
         )
-        if self._bar_wanted and report.to_translate:
+        if self._bar_wanted and counted.to_translate:
             from tqdm.auto import tqdm  # a widget in Jupyter, text on a terminal
 
             self._bar = tqdm(
-                total=report.to_translate, unit="cell", file=self.stream, dynamic_ncols=True
+                total=counted.to_translate, unit="cell", file=self.stream, dynamic_ncols=True
             )
 
     def advance(self, cells: int, *, failed: bool) -> None:
@@ -169,13 +225,13 @@ class Events:
         if self._bar is not None:
             self._bar.update(cells)
 
-    def progress(self, report: Report, **live: Any) -> None:
+    def progress(self, sent: Sent, *, total: int, **live: Any) -> None:
         """Called every few seconds: a JSON line, or the bar's postfix."""
         done = self.done
         if self._bar is not None:
             self._bar.set_postfix(
                 failed=self.failed,
-                tokens=report.prompt_tokens + report.completion_tokens,
+                tokens=sent.prompt_tokens + sent.completion_tokens,
                 **live,
                 refresh=False,
             )
@@ -183,11 +239,11 @@ class Events:
         self._emit(
             "progress",
             done=done,
-            total=report.to_translate,
+            total=total,
             failed=self.failed,
-            requests=report.requests,
-            prompt_tokens=report.prompt_tokens,
-            completion_tokens=report.completion_tokens,
+            requests=sent.requests,
+            prompt_tokens=sent.prompt_tokens,
+            completion_tokens=sent.completion_tokens,
             cells_per_second=round(done / elapsed, 2) if elapsed else 0.0,
             **live,
         )

@@ -36,7 +36,12 @@ LAYERS = {
     "replies": 1,  # what an error reply means
     "answers": 2,  # a 200's body or stream -> Completion (over replies)
     "glossary": 2,
-    "options": 2,
+    "optiontable": 2,  # the options table: every flag and job-file key, checked one way
+    "options": 3,  # job files, --set and build_job: given values -> a resolved Job
+    "stats": 1,  # the stages' counts (Counted, Sent, Written): frozen values that add
+    "keying": 4,  # the key stage: table -> cells keyed with their settings and terms
+    "pending": 4,  # what is left to send: the plan asked of the store and the cache
+    "specs": 3,  # what each stage reads (read, translate, send, limits, stores, write, ui)
     "report": 2,
     "review": 4,
     "output": 4,
@@ -44,15 +49,16 @@ LAYERS = {
     "qa": 2,
     "planner": 3,
     "worker": 4,
-    "runner": 5,
-    "endpoint": 6,  # run(job): against the simulator when job.sim, for the library and the CLI
-    "frame": 7,  # translate_frame: a DataFrame through the same run, for notebooks
-    "cli": 7,
-    "ray": 7,  # the Ray engine (the ray extra): translate_dataset over the per-block path
-    "__main__": 8,
+    "translate": 5,  # requests -> results: client, pacing, budget, review, resends
+    "runner": 6,
+    "endpoint": 7,  # run(job): against the simulator when job.sim, for the library and the CLI
+    "frame": 8,  # translate_frame: a DataFrame through the same run, for notebooks
+    "cli": 8,
+    "ray": 8,  # the Ray engine (the ray extra): translate_dataset over the per-block path
+    "__main__": 9,
     "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
     "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
-    "__init__": 8,  # the public facade: exports from every layer, imported on first use
+    "__init__": 9,  # the public facade: exports from every layer, imported on first use
 }
 
 
