@@ -106,6 +106,8 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
         parser.add_argument("input", help=option.help)
         return
     flags = [f for f in (option.short, option.cli_flag) if f]
+    if option.key == "input_format":
+        flags.append("--input-format")  # the name catalogs' docs use; --format is the same
     common: dict[str, Any] = {"dest": option.key, "help": option.help, "default": None}
     if option.kind == "bool":
         action = "store_false" if option.default else "store_true"

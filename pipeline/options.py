@@ -97,7 +97,11 @@ OPTIONS: tuple[Option, ...] = (
     _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
     _P("api_key_file", "path", "read the API key from this file (default: $ROUTESCOPE_API_KEY)"),
     _P("sim", "bool", "use the built-in offline simulator", False),
-    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl, xlsx", flag="--format"),
+    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl, xlsx; catalogs: po, xliff, "
+       "android, strings, stringsdict, xcstrings, arb, i18next (default: from the extension)",
+       flag="--format"),
+    _P("overwrite", "bool", "catalogs: also re-translate entries an existing target catalog "
+       "already holds as human translations (kept by default)", False),
     _P("output_format", "str", "output format (default: from the output extension)"),
     _P("delimiter", "str", "CSV delimiter (default: detected)"),
     _P("encoding", "str", "input text encoding, e.g. latin-1 (default utf-8)"),
@@ -369,6 +373,7 @@ def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
         tpm=given["tpm"],
         shared_quota=given["shared_quota"],
         rejects=Path(given["rejects"] or _beside(output, ".rejects.jsonl")),
+        overwrite=given["overwrite"],
     )
 
 
