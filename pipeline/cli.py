@@ -204,12 +204,19 @@ def _add_serve_sim(sub: Any) -> None:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    return _execute(build_job(_given(args), env=os.environ))
+    return _execute(build_job(_catalog(_given(args)), env=os.environ))
 
 
 def _run(args: argparse.Namespace) -> int:
-    job = build_job(load_job_file(args.job, args.sets), env=os.environ)
+    job = build_job(_catalog(load_job_file(args.job, args.sets)), env=os.environ)
     return _execute(dataclasses.replace(job, name=str(args.job)))
+
+
+def _catalog(values: dict[str, Any]) -> dict[str, Any]:
+    """A localization catalog's defaults (-o its layout folder); a table's values as given."""
+    from .catalogs import catalog_values
+
+    return catalog_values(values)
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -222,11 +229,14 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _estimate(args: argparse.Namespace) -> int:
+    from .catalogs import estimate as estimate_catalog
+    from .catalogs import is_catalog
     from .runner import estimate
 
-    values = _given(args)
+    values = _catalog(_given(args))
     job = build_job(values | {"sim": True}, env=os.environ)  # no key needed to plan
-    figures = estimate(dataclasses.replace(job, sim=bool(values.get("sim"))))  # cache entries
+    job = dataclasses.replace(job, sim=bool(values.get("sim")))  # its cache entries
+    figures = estimate_catalog(job) if is_catalog(job) else estimate(job)
     costs = figures.pop("cost_usd")
     assert isinstance(costs, dict)
     for name, value in figures.items():
@@ -274,6 +284,11 @@ def _execute(job: Job) -> int:
         gc.enable()
 
     events = Events(fmt=job.log_format, bar=job.progress)
+    from . import catalogs
+
+    if catalogs.is_catalog(job):
+        with endpoint.serving(job) as served:
+            return catalogs.run(served, handle_signals=True, events=events).exit_code
     return endpoint.run(job, handle_signals=True, events=events).exit_code
 
 

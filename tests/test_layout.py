@@ -42,6 +42,8 @@ LAYERS = {
     "worker": 4,
     "runner": 5,
     "endpoint": 6,  # run(job): against the simulator when job.sim, for the library and the CLI
+    "catalogframe": 3,  # a catalog target's messages as cells, the run's output as Targets
+    "catalogs": 6,  # a localization catalog through the runner, a run per target language
     "frame": 7,  # translate_frame: a DataFrame through the same run, for notebooks
     "cli": 7,
     "ray": 7,  # the Ray engine (the ray extra): translate_dataset over the per-block path

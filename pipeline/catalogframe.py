@@ -1,0 +1,66 @@
+"""A target's messages as the table a run translates, and the run's output as Targets.
+
+One row per message: ``id`` (the message id), ``text`` (its source text) and a
+column per context name (``key``, ``msgctxt``, ``comment``, ``note``,
+``description``, ``plural``, ``count``, ...; empty where a message has none),
+so ``--template`` can name any of them (``{msgctxt}``, ``{count}``) in every
+format and a template using one makes it part of the unit key, as a table's
+context columns are.  Back: the translated column per message id, with
+``review`` when QA flagged it (``mt_flags``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from .formats.catalog import Message, Target
+
+__all__ = ["CONTEXT", "TEXT", "frame_of", "translations_of"]
+
+TEXT = "text"
+# Every format's context names, always columns (so one template works for all formats).
+CONTEXT = (
+    "key",
+    "msgctxt",
+    "comment",
+    "note",
+    "description",
+    "placeholders",
+    "references",
+    "flags",
+    "variable",
+    "plural",
+    "count",
+)
+_RESERVED = frozenset({"id", TEXT})
+
+
+def frame_of(messages: Sequence[Message]) -> pl.DataFrame:
+    """The messages as cells: ``id``, ``text`` and the context columns, all strings."""
+    names = list(CONTEXT)
+    for message in messages:
+        names += [n for n in message.context if n not in names and n not in _RESERVED]
+    columns: dict[str, list[str]] = {"id": [], TEXT: [], **{n: [] for n in names}}
+    for message in messages:
+        context = dict(message.context)
+        if message.plural is not None:
+            context.setdefault("plural", message.plural)
+        columns["id"].append(message.id)
+        columns[TEXT].append(message.text)
+        for name in names:
+            columns[name].append(context.get(name, ""))
+    return pl.DataFrame(columns, schema={name: pl.String for name in columns})
+
+
+def translations_of(output: Path, lang: str) -> dict[str, Target]:
+    """The translated messages of a run's output: id -> Target (failed ones absent)."""
+    column = f"{TEXT}_{lang}"
+    frame = pl.read_parquet(output, columns=["id", column, "mt_error", "mt_flags"])
+    done = frame.filter(pl.col(column).is_not_null() & pl.col("mt_error").is_null())
+    return {
+        key: Target(text, review=flags is not None)
+        for key, text, flags in done.select("id", column, "mt_flags").iter_rows()
+    }
