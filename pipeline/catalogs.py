@@ -98,7 +98,8 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
     started = time.monotonic()
     events = events or Events(bar=job.progress)
     fmt, source, targets = _prepare(job)
-    total = Report(str(job.input), ", ".join(str(t.path) for t in targets), job.model)
+    paths = dict.fromkeys(str(t.path) for t in targets)  # an Xcode catalog: one for all
+    total = Report(str(job.input), ", ".join(paths), job.model)
     warning = unpriced(job)
     if warning:
         events.warn(warning)
@@ -129,7 +130,7 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
 def estimate(job: Job) -> dict[str, object]:
     """What translating the catalog would send, summed over its targets; no request."""
     _fmt, _source, targets = _prepare(job)
-    figures: dict[str, Any] = {"messages": 0, "kept": 0}
+    figures: dict[str, Any] = dict.fromkeys(_FIGURES, 0)
     with tempfile.TemporaryDirectory(prefix="mtpipe-") as tmp:
         for i, target in enumerate(targets):
             figures["messages"] += len(target.messages)
@@ -145,6 +146,21 @@ def estimate(job: Job) -> dict[str, object]:
                 elif isinstance(value, int):
                     figures[name] = figures.get(name, 0) + value
     return figures | {"cost_usd": figures.get("cost_usd", {job.model: 0.0}), "model": job.model}
+
+
+_FIGURES = [
+    "messages",
+    "kept",
+    "rows",
+    "cells",
+    "unique_cells",
+    "done_in_checkpoint",
+    "in_cache",
+    "to_translate",
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+]
 
 
 def _prepare(job: Job) -> tuple[CatalogFormat, Catalog, list[Target]]:

@@ -1,0 +1,254 @@
+"""End to end: ``mtpipe translate CATALOG --to ... -o DIR`` on the real catalogs of
+tests/data/l10n, through the command-line entry against the simulator on loopback."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.cli import main
+from pipeline.formats.catalog import CatalogFormat, Message, plural_categories
+from pipeline.formats.registry import catalog_for
+from tests.conftest import DATA, Sim
+
+L10N = DATA / "l10n"
+ECHO = " [[sim:echo]]"  # the simulator answers the source again: QA flags it (echo)
+LANGS = ("de", "ja", "ru", "ar")
+
+
+@dataclass(frozen=True)
+class Case:
+    source: str  # under tests/data/l10n; its folder is copied (the layout starts there)
+    target: str  # where the target for {lang} goes under -o, relative
+    flagged: bytes  # a text of the source that gets MARK appended
+    review: bytes | None  # how the format writes a QA-flagged translation, if it can
+    mark: str = ECHO
+    human: tuple[str, ...] = ()  # languages the source already holds translations of
+
+
+CASES = {
+    "po": Case("po/wtforms.pot", "{lang}.po", b"msgid \"Invalid field name '%s'.", b"#, fuzzy"),
+    "xliff12": Case(
+        "xliff/angular-i18n-example-fr.xlf",
+        "angular-i18n-example-fr.{lang}.xlf",
+        b"<source>I don&apos;t output any element",
+        b'state="needs-review-translation"',
+    ),
+    "xliff20": Case(
+        "xliff/locize-example-note.xliff",
+        "locize-example-note.{lang}.xliff",
+        b"<source>Hello",
+        b'subState="mtpipe:needs-review"',
+    ),
+    "android": Case(
+        "android/aosp-calendar/values/strings.xml",
+        "values-{lang}/strings.xml",
+        b'<string name="what_label">What',
+        None,
+    ),
+    "strings": Case(
+        "apple/duckduckgo-ios-widgets/en.lproj/Localizable.strings",
+        "{lang}.lproj/Localizable.strings",
+        b'= "Until %@',
+        None,
+        " [[sim:breakph-always]]",  # an echo would be an untranslated entry for Apple
+    ),
+    "stringsdict": Case(
+        "apple/duckduckgo-ios-syncui/en.lproj/Localizable.stringsdict",
+        "{lang}.lproj/Localizable.stringsdict",
+        b"<string>Your bookmark for %2$@ can&apos;t sync because one of its fields exceeds "
+        b"the character limit.",
+        None,
+    ),
+    "xcstrings": Case(
+        "apple/zodiackit/Localizable.xcstrings",
+        "Localizable.xcstrings",
+        b'"value": "Duplicate zodiac signs found: %@. Each sign should only appear once.',
+        b'"needs_review"',
+        human=("de", "ja", "ru"),
+    ),
+    "arb": Case(
+        "arb/wonderous/app_en.arb",
+        "app_{lang}.arb",
+        b'"appBarTitleConstruction": "Construction',
+        None,
+    ),
+    "i18next": Case("i18next/memos/en.json", "{lang}.json", b'"Blogs', None),
+}
+
+
+def translate(sim: Sim, source: Path, out: Path, *more: str) -> int:
+    args = ["translate", str(source), "--to", ",".join(LANGS), "-o", str(out)]
+    return main([*args, "--base-url", sim.base_url, "--no-progress", "--no-cache", *more])
+
+
+def copy_source(case: Case, tmp_path: Path) -> Path:
+    """The case's source in tmp_path/src/ (its folder kept: values/, en.lproj/), marked."""
+    source = L10N / case.source
+    keep = source.parent if source.parent.name.endswith(("values", ".lproj")) else None
+    copied = tmp_path / "src" / (keep.name if keep else "") / source.name
+    copied.parent.mkdir(parents=True)
+    data = source.read_bytes()
+    assert data.count(case.flagged) == 1
+    copied.write_bytes(data.replace(case.flagged, case.flagged + case.mark.encode()))
+    return copied
+
+
+def messages(fmt: CatalogFormat, source: Path, target: Path, lang: str) -> list[Message]:
+    src = fmt.parse(source.read_bytes(), source)
+    return fmt.messages(src, lang, fmt.parse(target.read_bytes(), target))
+
+
+def check_target(fmt: CatalogFormat, case: Case, source: Path, target: Path, lang: str) -> None:
+    """Every message filled (kept as a translation now), plural categories as the target
+    counts them, placeholders intact; the flagged one in the review state."""
+    found = messages(fmt, source, target, lang)
+    flagged = [m for m in found if case.mark.strip() in m.text]
+    assert len(flagged) == 1 and flagged[0].existing, flagged
+    if lang not in case.human:
+        assert flagged[0].keep is (case.review is None)  # a review state is sent again
+    rest = [m for m in found if m not in flagged]
+    assert [m.id for m in rest if not m.keep and m.text.strip()] == []  # blank: never sent
+    for m in rest:
+        assert all(p in (m.existing or "") for p in m.placeholders), m
+    forms: dict[str, set[str]] = defaultdict(set)
+    for m in rest:
+        if m.plural is not None and not m.plural.startswith("="):
+            forms[m.id.rsplit("#", 1)[0]].add(m.plural)
+    want = set(plural_categories(lang))
+    for entry, cats in forms.items():
+        if fmt.name == "po":  # gettext's count: de 2, ru 3, ar 6
+            assert len(cats) == {"de": 2, "ja": 1, "ru": 3, "ar": 6}[lang], entry
+        else:  # CLDR's (Apple's zero: 0 in every language, when the source has one)
+            assert cats - {"zero"} == want - {"zero"}, entry
+    if case.review is not None and lang not in case.human:
+        assert case.review in target.read_bytes()
+
+
+def humanize(fmt: CatalogFormat, source: Path, target: Path) -> bytes:
+    """Replace (the start of) one translation in ``target`` by hand, as a translator would;
+    return what it replaced."""
+    data = target.read_bytes()
+    for m in sorted(messages(fmt, source, target, "de"), key=lambda m: m.plural is not None):
+        text = re.split(rb"[&<>\"'\\%]", (m.existing or "").encode())[0]  # no escapes in it
+        if m.keep and len(text) > 4 and text in data:
+            target.write_bytes(data.replace(text, b"Von Hand", 1))
+            return text
+    raise AssertionError(f"no translation to edit in {target}")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_translate_a_catalog_into_its_layout(
+    name: str, sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    case = CASES[name]
+    source, out = copy_source(case, tmp_path), tmp_path / "out"
+    fmt = catalog_for(source)
+    assert fmt is not None
+    sim.reset()
+    assert translate(sim, source, out) == 0
+    assert sim.stats()["requests"] > 0
+    for lang in LANGS:
+        target = out / case.target.format(lang=lang)
+        assert target.exists(), sorted(p.name for p in out.rglob("*"))
+        check_target(fmt, case, source, target, lang)
+    if name == "po":
+        assert b"nplurals=3;" in (out / "ru.po").read_bytes()
+        assert b"nplurals=6;" in (out / "ar.po").read_bytes()
+
+    # a translator edits one entry; the same command again keeps it and sends nothing
+    de = out / case.target.format(lang="de")
+    was = humanize(fmt, source, de)
+    sim.reset()
+    assert translate(sim, source, out) == 0
+    assert sim.stats()["requests"] == 0
+    assert b"Von Hand" in de.read_bytes()
+    # --overwrite replaces it (from the checkpoint: what it was before)
+    assert translate(sim, source, out, "--overwrite") == 0
+    assert b"Von Hand" not in de.read_bytes()
+    assert (was in de.read_bytes()) is ("de" not in case.human)
+    assert (out / ".mtpipe" / f"{source.name}.checkpoint.sqlite").exists()
+
+
+BAD = {
+    "duplicate.po": (b'msgid ""\nmsgstr ""\n\nmsgid "a"\nmsgstr ""\n\nmsgid "a"\nmsgstr ""\n', 7),
+    "plurals.po": (
+        b'msgid ""\nmsgstr ""\n"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+        b'msgid "a"\nmsgid_plural "as"\nmsgstr[0] ""\nmsgstr[1] ""\nmsgstr[2] ""\n',
+        7,  # the third msgstr
+    ),
+    "values/strings.xml": (b'<resources>\n  <string name="a">A</string>\n  <string name="b">', 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_a_bad_catalog_is_one_line_with_its_line_and_leaves_nothing(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, line = BAD[name]
+    source = tmp_path / "src" / name
+    source.parent.mkdir(parents=True)
+    source.write_bytes(data)
+    out = tmp_path / "out"
+    assert main(["translate", str(source), "--to", "de,ru", "--sim", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{source}:" in err, err
+    assert f":{line}:" in err, err
+    assert not out.exists()  # no checkpoint, no report, no target
+
+
+def test_failed_entries_stay_untranslated_and_are_listed(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    source = tmp_path / "locale" / "messages.pot"
+    source.parent.mkdir()
+    data = (L10N / "po/wtforms.pot").read_bytes()
+    source.write_bytes(data.replace(b'msgid "Invalid email', b'msgid "[[sim:moderation]] Bad'))
+    failed = tmp_path / "failed.csv"
+    args = ["translate", str(source), "--to", "de", "--base-url", sim.base_url, "--no-progress"]
+    code = main([*args, "--failed-out", str(failed), "--pack", "off"])
+    assert code == 3
+    rows = pl.read_csv(failed)
+    assert rows["id"].to_list() == ["[[sim:moderation]] Bad address."]
+    assert rows["reason"].to_list() == ["moderation"]
+    assert rows["file"].to_list() == [str(source.parent / "de.po")]
+    target = (source.parent / "de.po").read_text(encoding="utf-8")
+    entry = target.split('msgid "[[sim:moderation]] Bad address."\n')[1].split("\n")[0]
+    assert entry == 'msgstr ""'  # untranslated, the rest translated
+
+
+def test_estimate_and_job_file(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    source = tmp_path / "locale" / "messages.pot"
+    source.parent.mkdir()
+    shutil.copy(L10N / "po/wtforms.pot", source)
+    assert main(["estimate", str(source), "--to", "de,ru", "--pack", "off", "--no-cache"]) == 0
+    printed = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    fmt = catalog_for(source)
+    assert fmt is not None
+    parsed = fmt.parse(source.read_bytes(), source)
+    assert printed["messages"] == str(sum(len(fmt.messages(parsed, x, None)) for x in ("de", "ru")))
+    assert printed["requests"] == printed["unique_cells"]
+    job = tmp_path / "job.toml"
+    job.write_text(
+        'input = "locale/messages.pot"\nto = ["de", "ru"]\noutput = "out"\ncache = false\n'
+        f'base_url = "{sim.base_url}"\npack = "off"\nprogress = false\n'
+    )
+    sim.reset()
+    assert main(["run", str(job)]) == 0
+    assert str(sim.stats()["requests"]) == printed["requests"]
+    assert (tmp_path / "out" / "de.po").exists() and (tmp_path / "out" / "ru.po").exists()
+    assert main(["estimate", str(job)]) == 0
+    printed = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert printed["to_translate"] == "0" and printed["kept"] == printed["messages"]
