@@ -3,7 +3,9 @@ tests/data/l10n, through the command-line entry against the simulator on loopbac
 
 from __future__ import annotations
 
+import itertools
 import re
+import shlex
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass
@@ -252,3 +254,99 @@ def test_estimate_and_job_file(
     assert main(["estimate", str(job)]) == 0
     printed = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
     assert printed["to_translate"] == "0" and printed["kept"] == printed["messages"]
+
+
+def test_contexts_reach_the_template_and_tell_identical_texts_apart(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    source = tmp_path / "messages.pot"
+    source.write_text(
+        'msgid ""\nmsgstr ""\n\nmsgctxt "month"\nmsgid "May"\nmsgstr ""\n\n'
+        'msgctxt "verb"\nmsgid "May"\nmsgstr ""\n\n'
+        'msgid "%d file"\nmsgid_plural "%d files"\nmsgstr[0] ""\nmsgstr[1] ""\n',
+        encoding="utf-8",
+    )
+    base = ["translate", str(source), "--base-url", sim.base_url, "--no-progress", "--no-cache"]
+    sim.reset()
+    assert main([*base, "--to", "ru", "-o", str(tmp_path / "plain"), "--pack", "off"]) == 0
+    # no template: the prompt cannot tell them apart, so "May" is asked once, and the
+    # plural's few/many forms (both from msgid_plural) once
+    assert sim.stats()["requests"] == 3
+    template = tmp_path / "t.txt"
+    template.write_text(
+        "Translate into {target_lang} ({msgctxt}; plural {plural} for counts {count}):\n{text}"
+    )
+    sim.reset()
+    out = tmp_path / "templated"
+    args = [*base, "--to", "ru", "-o", str(out), "--template", str(template), "--pack", "off"]
+    assert main(args) == 0
+    texts = sim.stats()["texts"]
+    assert sim.stats()["requests"] == 5  # May twice, each plural form of ru once
+    assert any("(month; plural  for counts )" in t for t in texts), texts
+    assert any("plural few for counts 2, 3, 4" in t for t in texts), texts
+    assert (out / "ru.po").read_text(encoding="utf-8").count('msgstr[2] "') == 1
+
+
+def test_a_template_naming_an_unknown_context_is_refused_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "messages.pot"
+    shutil.copy(L10N / "po/wtforms.pot", source)
+    template = tmp_path / "t.txt"
+    template.write_text("{text} ({nonsense})")
+    out = tmp_path / "out"
+    args = ["translate", str(source), "--to", "de", "--sim", "-o", str(out)]
+    assert main([*args, "--template", str(template)]) == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert not (out / ".mtpipe").exists() and not (out / "de.po").exists()
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+# a real catalog for each example of the README, by the example's file name or extension
+EXAMPLE_FILES = {
+    "django.po": "po/django-admin-djangojs-en.po",
+    "validators.en.xlf": "xliff/symfony-security-cy.xlf",
+    ".pot": "po/wtforms.pot",
+    ".xlf": "xliff/angular-i18n-example-fr.xlf",
+    ".xml": "android/aosp-calendar/values/strings.xml",
+    ".strings": "apple/duckduckgo-ios-widgets/en.lproj/Localizable.strings",
+    ".stringsdict": "apple/duckduckgo-ios/en.lproj/Localizable.stringsdict",
+    ".xcstrings": "apple/zodiackit/Localizable.xcstrings",
+    ".arb": "arb/wonderous/app_en.arb",
+    ".json": "i18next/memos/en.json",
+}
+
+
+def readme_examples() -> list[tuple[list[str], list[str]]]:
+    """``mtpipe translate ...`` lines of the README's catalog section that a ``# ->`` line
+    follows: (the arguments, the files it says are written)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Localization catalogs") : text.index("## Architecture")]
+    lines = section.splitlines()
+    found = []
+    for line, after in itertools.pairwise(lines):
+        if line.startswith("mtpipe translate ") and after.startswith("# -> "):
+            written = re.sub(r"\([^)]*\)", "", after.removeprefix("# -> ")).split()
+            found.append((shlex.split(line.split("  #")[0])[1:], written))
+    return found
+
+
+@pytest.mark.parametrize(("args", "written"), readme_examples(), ids=lambda v: str(v)[:60])
+def test_the_readme_examples_write_what_they_say(
+    args: list[str], written: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = Path(args[1])
+    real = EXAMPLE_FILES.get(source.name) or EXAMPLE_FILES[source.suffix]
+    monkeypatch.chdir(tmp_path)
+    source.parent.mkdir(parents=True)
+    shutil.copy(L10N / real, source)
+    assert main([*args, "--sim", "--no-progress", "--no-cache"]) == 0
+    for path in written:
+        assert Path(path).exists(), (path, sorted(map(str, Path().rglob("*"))))
+
+
+def test_the_readme_has_an_example_per_format() -> None:
+    suffixes = {Path(args[1]).suffix for args, _ in readme_examples()}
+    assert suffixes >= {".pot", ".xlf", ".xml", ".strings", ".stringsdict", ".xcstrings"}
+    assert suffixes >= {".arb", ".json"}
