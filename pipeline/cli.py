@@ -91,7 +91,8 @@ def _add_translate(sub: Any) -> None:
     p = _subparser(
         sub,
         "translate",
-        help="translate the text columns of a CSV, TSV, Parquet or JSONL file",
+        help="translate the text columns of a CSV, TSV, Parquet, JSONL or XLSX file, "
+        "or a localization catalog (PO, XLIFF, Android, Apple, ARB, i18next)",
         usage="mtpipe translate INPUT --to LANGS [options]",
         description="Translate INPUT's text columns into each --to language. "
         "Re-running the same command resumes: finished cells are never requested again.",
@@ -253,7 +254,8 @@ def _status(args: argparse.Namespace) -> int:
 
     path = args.target
     if path.suffix == ".toml":
-        path = build_job(load_job_file(path) | {"sim": True}, env=os.environ).checkpoint
+        values = _catalog(load_job_file(path))
+        path = build_job(values | {"sim": True}, env=os.environ).checkpoint
     with Checkpoint(path, must_exist=True) as checkpoint:
         summary = checkpoint.summary(examples=args.examples)
     print(f"checkpoint {path}")

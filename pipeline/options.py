@@ -52,11 +52,13 @@ class Option:
 _P = Option
 # fmt: off
 OPTIONS: tuple[Option, ...] = (
-    _P("input", "path", "CSV, TSV, Parquet or JSONL file, or a job file (.toml) whose keys the "
-       "options given here override"),
+    _P("input", "path", "CSV, TSV, Parquet, JSONL or XLSX file, a localization catalog (.po, "
+       ".pot, .xlf, strings.xml, .strings, .stringsdict, .xcstrings, .arb, .json), or a job "
+       "file (.toml) whose keys the options given here override"),
     _P("to", "list", "target languages, comma-separated: de,ja,zh-TW,pt_BR (required, unless "
        "INPUT is a job file naming them)"),
-    _P("output", "path", "output file (default: INPUT.translated.EXT)", short="-o"),
+    _P("output", "path", "output file (default: INPUT.translated.EXT); for a catalog, the "
+       "folder its targets go in, in the format's layout (default: beside it)", short="-o"),
     _P(
         "columns",
         "list",

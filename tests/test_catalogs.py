@@ -4,6 +4,7 @@ tests/data/l10n, through the command-line entry against the simulator on loopbac
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import shlex
 import shutil
@@ -350,3 +351,28 @@ def test_the_readme_has_an_example_per_format() -> None:
     suffixes = {Path(args[1]).suffix for args, _ in readme_examples()}
     assert suffixes >= {".pot", ".xlf", ".xml", ".strings", ".stringsdict", ".xcstrings"}
     assert suffixes >= {".arb", ".json"}
+
+
+def test_the_budget_is_shared_by_the_targets_and_status_reads_a_catalog_job(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    source = tmp_path / "locale" / "messages.pot"
+    source.parent.mkdir()
+    shutil.copy(L10N / "po/wtforms.pot", source)
+    job = tmp_path / "job.toml"
+    job.write_text(
+        'input = "locale/messages.pot"\nto = ["de", "ja", "ru"]\ncache = false\n'
+        f'base_url = "{sim.base_url}"\npack = "off"\nprogress = false\nmax_cost = 0.0001\n'
+    )
+    sim.reset()
+    assert main(["run", str(job)]) == 3  # the budget ran out before the last language
+    report = json.loads((tmp_path / "locale/.mtpipe/messages.pot.report.json").read_text())
+    assert report["stopped"] == "budget" and report["not_sent"] > 0
+    assert report["cost_usd"] <= 0.0001 + 0.00005  # in-flight requests finish
+    assert report["requests"] == sim.stats()["requests"] > 0
+    assert (tmp_path / "locale" / "ru.po").exists()  # written, its unsent entries empty
+    capsys.readouterr()
+    assert main(["status", str(job)]) == 0
+    out = capsys.readouterr().out
+    assert "messages.pot.checkpoint.sqlite" in out and "done" in out
