@@ -18,6 +18,7 @@ that failed leaves its entry as it was (untranslated), listed in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -171,8 +172,11 @@ def _prepare(job: Job) -> tuple[CatalogFormat, Catalog, list[Target]]:
         raise UsageError(f"{job.input}: not a localization catalog")
     if job.columns not in ((), (TEXT,)):
         raise UsageError(f"{job.input}: --column is for tables; a catalog's texts are its entries")
-    if job.output.exists() and not job.output.is_dir():
-        raise UsageError(f"{job.output}: -o is a folder for catalogs (targets go in its layout)")
+    if job.output.is_file() or (job.output.suffix in fmt.extensions and not job.output.is_dir()):
+        raise UsageError(
+            f"{job.output}: -o is a folder for catalogs (the targets go in its layout, "
+            f"e.g. -o {job.output.parent}/)"
+        )
     source = _parse(fmt, job.input)
     root = layout_root(fmt, job.input)
     targets = []
@@ -282,6 +286,10 @@ def _failed(path: Path | None, target: Path) -> pl.DataFrame:
 
 
 def _write(path: Path, data: bytes) -> None:
+    """``data`` onto ``path`` all or nothing; an unchanged file is left alone."""
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -376,3 +376,11 @@ def test_the_budget_is_shared_by_the_targets_and_status_reads_a_catalog_job(
     assert main(["status", str(job)]) == 0
     out = capsys.readouterr().out
     assert "messages.pot.checkpoint.sqlite" in out and "done" in out
+
+
+def test_output_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "messages.pot"
+    shutil.copy(L10N / "po/wtforms.pot", source)
+    assert main(["translate", str(source), "--to", "de", "--sim", "-o", str(tmp_path / "de.po")])
+    assert "-o is a folder for catalogs" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["messages.pot"]
