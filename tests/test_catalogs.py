@@ -384,3 +384,25 @@ def test_output_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["translate", str(source), "--to", "de", "--sim", "-o", str(tmp_path / "de.po")])
     assert "-o is a folder for catalogs" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["messages.pot"]
+
+
+def test_a_changed_msgid_is_sent_again_and_its_old_entry_made_obsolete(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    source = tmp_path / "messages.pot"
+    data = (L10N / "po/wtforms.pot").read_bytes()
+    source.write_bytes(data)
+    base = ["translate", str(source), "--to", "de", "--base-url", sim.base_url, "--no-progress"]
+    assert main([*base, "--no-cache"]) == 0
+    target = tmp_path / "de.po"
+    before = target.read_text(encoding="utf-8")
+    old = before.split('msgid "Not a valid float value."\nmsgstr "')[1].split('"')[0]
+    source.write_bytes(data.replace(b'"Not a valid float value."', b'"Not a valid decimal."'))
+    sim.reset()
+    assert main([*base, "--no-cache"]) == 0
+    assert sim.stats()["requests"] == 1  # only the changed text
+    after = target.read_text(encoding="utf-8")
+    assert f'#~ msgid "Not a valid float value."\n#~ msgstr "{old}"\n' in after
+    assert 'msgid "Not a valid decimal."\nmsgstr "' in after
+    assert 'msgid "Not a valid decimal."\nmsgstr ""' not in after
