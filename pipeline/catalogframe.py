@@ -1,4 +1,5 @@
-"""A target's messages as the table a run translates, and the run's output as Targets.
+"""A target's messages as the table a run translates; the run's outputs back (Targets, its
+failed cells, its report counted into the catalog's).
 
 One row per message: ``id`` (the message id), ``text`` (its source text) and a
 column per context name (``key``, ``msgctxt``, ``comment``, ``note``,
@@ -17,8 +18,9 @@ from pathlib import Path
 import polars as pl
 
 from .formats.catalog import Message, Target
+from .report import Report
 
-__all__ = ["CONTEXT", "TEXT", "frame_of", "translations_of"]
+__all__ = ["CONTEXT", "TEXT", "add_report", "failed_of", "frame_of", "translations_of"]
 
 TEXT = "text"
 # Every format's context names, always columns (so one template works for all formats).
@@ -64,3 +66,43 @@ def translations_of(output: Path, lang: str) -> dict[str, Target]:
         key: Target(text, review=flags is not None)
         for key, text, flags in done.select("id", column, "mt_flags").iter_rows()
     }
+
+
+_SUMMED = [
+    "rows",
+    "cells",
+    "blank_cells",
+    "units",
+    "translated",
+    "reused",
+    "cached",
+    "new",
+    "failed",
+    "to_translate",
+    "requests",
+    "deduplicated",
+    "prompt_tokens",
+    "completion_tokens",
+    "not_sent",
+]
+
+
+def add_report(total: Report, part: Report) -> None:
+    """Count one target's run into the catalog's report."""
+    for name in _SUMMED:
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    for name in ("retries", "failures", "flags"):
+        getattr(total, name).update(getattr(part, name))
+    total.cost_usd += part.cost_usd
+    total.stopped = total.stopped or part.stopped
+    total.packing |= part.packing
+
+
+def failed_of(path: Path | None, target: Path) -> pl.DataFrame:
+    """The failed cells of one target, with the catalog they belong to."""
+    if path is None or not path.exists():
+        return pl.DataFrame()
+    frame = pl.read_parquet(path)
+    if not frame.height:
+        return pl.DataFrame()
+    return frame.drop("row", "column").with_columns(pl.lit(str(target)).alias("file"))

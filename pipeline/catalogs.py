@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 
 from . import runner
-from .catalogframe import TEXT, frame_of, translations_of
+from .catalogframe import TEXT, add_report, failed_of, frame_of, translations_of
 from .config import Job, Language, cost_usd
 from .errors import InputError, OutputError, UsageError
 from .formats import write_frame
@@ -115,9 +115,9 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
                 part_report = runner.run(
                     part, handle_signals=handle_signals, events=_Part(target, events, job)
                 )
-                _add(total, part_report)
+                add_report(total, part_report)
                 translations = translations_of(part.output, target.lang.code)
-                failed.append(_failed(part.failed_out, target.path))
+                failed.append(failed_of(part.failed_out, target.path))
             data = fmt.render(source, target.lang.code, base, translations)
             _write(target.path, data)
             written[target.path] = data
@@ -244,45 +244,6 @@ class _Part(Events):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-_SUMMED = [
-    "rows",
-    "cells",
-    "blank_cells",
-    "units",
-    "translated",
-    "reused",
-    "cached",
-    "new",
-    "failed",
-    "to_translate",
-    "requests",
-    "deduplicated",
-    "prompt_tokens",
-    "completion_tokens",
-    "not_sent",
-]
-
-
-def _add(total: Report, part: Report) -> None:
-    for name in _SUMMED:
-        setattr(total, name, getattr(total, name) + getattr(part, name))
-    for name in ("retries", "failures", "flags"):
-        getattr(total, name).update(getattr(part, name))
-    total.cost_usd += part.cost_usd
-    total.stopped = total.stopped or part.stopped
-    total.packing |= part.packing
-
-
-def _failed(path: Path | None, target: Path) -> pl.DataFrame:
-    """The failed cells of one target, with the catalog they belong to."""
-    if path is None or not path.exists():
-        return pl.DataFrame()
-    frame = pl.read_parquet(path)
-    if not frame.height:
-        return pl.DataFrame()
-    return frame.drop("row", "column").with_columns(pl.lit(str(target)).alias("file"))
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Job
 from .errors import PipelineError, UsageError
 from .options import OPTIONS, Option, build_job, coerce, load_job_file
 
@@ -205,12 +204,11 @@ def _add_serve_sim(sub: Any) -> None:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    return _execute(build_job(_catalog(_given(args)), env=os.environ))
+    return _execute(_given(args))
 
 
 def _run(args: argparse.Namespace) -> int:
-    job = build_job(_catalog(load_job_file(args.job, args.sets)), env=os.environ)
-    return _execute(dataclasses.replace(job, name=str(args.job)))
+    return _execute(load_job_file(args.job, args.sets), name=str(args.job))
 
 
 def _catalog(values: dict[str, Any]) -> dict[str, Any]:
@@ -274,20 +272,20 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _execute(job: Job) -> int:
+def _execute(values: dict[str, Any], *, name: str = "") -> int:
     gc.disable()  # the heavy imports (polars, aiohttp) make long-lived objects only:
     try:  # collecting while they load costs a tenth of the start-up
         # aiohttp's import spends ~40 ms loading the CA store in C code that releases
         # the GIL: in a thread it overlaps polars' import (runner's own waits for it).
         threading.Thread(target=_import_quietly, args=("aiohttp",), daemon=True).start()
-        from . import endpoint
+        from . import catalogs, endpoint
         from .report import Events
     finally:
         gc.enable()
 
+    job = build_job(catalogs.catalog_values(values), env=os.environ)  # a catalog's defaults
+    job = dataclasses.replace(job, name=name) if name else job
     events = Events(fmt=job.log_format, bar=job.progress)
-    from . import catalogs
-
     if catalogs.is_catalog(job):
         with endpoint.serving(job) as served:
             return catalogs.run(served, handle_signals=True, events=events).exit_code
