@@ -12,8 +12,10 @@ context columns are.  Back: the translated column per message id, with
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -87,15 +89,19 @@ _SUMMED = [
 ]
 
 
-def add_report(total: Report, part: Report) -> None:
-    """Count one target's run into the catalog's report."""
-    for name in _SUMMED:
-        setattr(total, name, getattr(total, name) + getattr(part, name))
+def add_report(total: Report, part: Report) -> Report:
+    """The catalog's report with one target's run counted in (a new Report: the runner's
+    own is not changed)."""
+    summed: dict[str, Any] = {n: getattr(total, n) + getattr(part, n) for n in _SUMMED}
     for name in ("retries", "failures", "flags"):
-        getattr(total, name).update(getattr(part, name))
-    total.cost_usd += part.cost_usd
-    total.stopped = total.stopped or part.stopped
-    total.packing |= part.packing
+        summed[name] = getattr(total, name) + getattr(part, name)
+    return dataclasses.replace(
+        total,
+        **summed,
+        cost_usd=total.cost_usd + part.cost_usd,
+        stopped=total.stopped or part.stopped,
+        packing=total.packing | part.packing,
+    )
 
 
 def failed_of(path: Path | None, target: Path) -> pl.DataFrame:

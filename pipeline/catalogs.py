@@ -115,7 +115,7 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
                 part_report = runner.run(
                     part, handle_signals=handle_signals, events=_Part(target, events, job)
                 )
-                add_report(total, part_report)
+                total = add_report(total, part_report)
                 translations = translations_of(part.output, target.lang.code)
                 failed.append(failed_of(part.failed_out, target.path))
             data = fmt.render(source, target.lang.code, base, translations)
@@ -123,7 +123,7 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
             written[target.path] = data
             if total.stopped == "interrupted":
                 break
-    _finish(total, job, started, failed)
+    total = _finish(total, job, started, failed)
     events.finish(total)
     return total
 
@@ -237,6 +237,7 @@ class _Part(Events):
         self._names = (str(job.input), str(target.path))
 
     def start(self, *, job: str, report: Report) -> None:
+        """The runner's start line, naming the source and target catalogs, not its table."""
         shown = dataclasses.replace(report, input=self._names[0], output=self._names[1])
         super().start(job=job, report=shown)
 
@@ -258,19 +259,20 @@ def _write(path: Path, data: bytes) -> None:
     atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
-def _finish(total: Report, job: Job, started: float, failed: Sequence[pl.DataFrame]) -> None:
-    """The whole run's exit code, cost and report; ``--failed-out``."""
-    total.wall_seconds = time.monotonic() - started
-    total.cost_usd = cost_usd(
-        job.model, total.prompt_tokens, total.completion_tokens, prices=job.prices
+def _finish(total: Report, job: Job, started: float, failed: Sequence[pl.DataFrame]) -> Report:
+    """The whole run's report (exit code, cost, wall time), written; ``--failed-out``."""
+    interrupted = total.stopped == "interrupted"
+    total = dataclasses.replace(
+        total,
+        wall_seconds=time.monotonic() - started,
+        cost_usd=cost_usd(
+            job.model, total.prompt_tokens, total.completion_tokens, prices=job.prices
+        ),
+        exit_code=130 if interrupted else 0 if total.failed == total.not_sent == 0 else 3,
     )
-    if total.stopped == "interrupted":
-        total.exit_code = 130
-    else:
-        total.exit_code = 0 if total.failed == total.not_sent == 0 else 3
     write_report(total, job.report)
     if job.failed_out is not None:
         frames = [f for f in failed if f.height]
-        write_frame(
-            pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(), job.failed_out
-        )
+        every = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        write_frame(every, job.failed_out)
+    return total
