@@ -76,6 +76,7 @@ def catalog_values(values: Mapping[str, Any]) -> dict[str, Any]:
     if fmt is None:
         return given
     out = Path(given["output"]) if given.get("output") else layout_root(fmt, source)
+    out = out if out.name else out.absolute()  # "." has no name to derive files from
     state = out / STATE
     given["output"] = out
     given["checkpoint"] = given.get("checkpoint") or state / f"{source.name}.checkpoint.sqlite"

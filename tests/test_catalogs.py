@@ -406,3 +406,12 @@ def test_a_changed_msgid_is_sent_again_and_its_old_entry_made_obsolete(
     assert f'#~ msgid "Not a valid float value."\n#~ msgstr "{old}"\n' in after
     assert 'msgid "Not a valid decimal."\nmsgstr "' in after
     assert 'msgid "Not a valid decimal."\nmsgstr ""' not in after
+
+
+def test_a_catalog_in_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(L10N / "po/wtforms.pot", "messages.pot")
+    assert main(["translate", "messages.pot", "--to", "de", "--sim", "--no-progress"]) == 0
+    assert main(["translate", "messages.pot", "--to", "fr", "--sim", "-o", "."]) == 0
+    assert Path("de.po").exists() and Path("fr.po").exists()
+    assert Path(".mtpipe/messages.pot.checkpoint.sqlite").exists()
