@@ -126,6 +126,13 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
                 break
     total = _finish(total, job, started, failed)
     events.finish(total)
+    kept = sum(len(t.messages) - len(t.sent) for t in targets)
+    if kept and events.fmt == "text":
+        print(
+            f"mtpipe: {kept} messages the targets already translate were kept "
+            "(--overwrite translates them again)",
+            file=events.stream,
+        )
     return total
 
 

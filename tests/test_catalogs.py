@@ -408,10 +408,16 @@ def test_a_changed_msgid_is_sent_again_and_its_old_entry_made_obsolete(
     assert 'msgid "Not a valid decimal."\nmsgstr ""' not in after
 
 
-def test_a_catalog_in_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_catalog_in_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     shutil.copy(L10N / "po/wtforms.pot", "messages.pot")
     assert main(["translate", "messages.pot", "--to", "de", "--sim", "--no-progress"]) == 0
+    assert "kept" not in capsys.readouterr().err
+    assert main(["translate", "messages.pot", "--to", "de", "--sim", "--no-progress"]) == 0
+    err = capsys.readouterr().err  # wtforms.pot: 40 messages for de
+    assert "mtpipe: 40 messages the targets already translate were kept" in err
     assert main(["translate", "messages.pot", "--to", "fr", "--sim", "-o", "."]) == 0
     assert Path("de.po").exists() and Path("fr.po").exists()
     assert Path(".mtpipe/messages.pot.checkpoint.sqlite").exists()
