@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Job
 from .errors import PipelineError, UsageError
 from .options import OPTIONS, Option, build_job, coerce, load_job_file
 
@@ -91,7 +90,8 @@ def _add_translate(sub: Any) -> None:
     p = _subparser(
         sub,
         "translate",
-        help="translate the text columns of a CSV, TSV, Parquet or JSONL file",
+        help="translate the text columns of a CSV, TSV, Parquet, JSONL or XLSX file, "
+        "or a localization catalog (PO, XLIFF, Android, Apple, ARB, i18next)",
         usage="mtpipe translate INPUT --to LANGS [options]",
         description="Translate INPUT's text columns into each --to language. "
         "Re-running the same command resumes: finished cells are never requested again.",
@@ -106,6 +106,8 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
         parser.add_argument("input", help=option.help)
         return
     flags = [f for f in (option.short, option.cli_flag) if f]
+    if option.key == "input_format":
+        flags.append("--input-format")  # the name catalogs' docs use; --format is the same
     common: dict[str, Any] = {"dest": option.key, "help": option.help, "default": None}
     if option.kind == "bool":
         action = "store_false" if option.default else "store_true"
@@ -202,12 +204,18 @@ def _add_serve_sim(sub: Any) -> None:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    return _execute(build_job(_given(args), env=os.environ))
+    return _execute(_given(args))
 
 
 def _run(args: argparse.Namespace) -> int:
-    job = build_job(load_job_file(args.job, args.sets), env=os.environ)
-    return _execute(dataclasses.replace(job, name=str(args.job)))
+    return _execute(load_job_file(args.job, args.sets), name=str(args.job))
+
+
+def _catalog(values: dict[str, Any]) -> dict[str, Any]:
+    """A localization catalog's defaults (-o its layout folder); a table's values as given."""
+    from .catalogs import catalog_values
+
+    return catalog_values(values)
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -220,11 +228,14 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _estimate(args: argparse.Namespace) -> int:
+    from .catalogs import estimate as estimate_catalog
+    from .catalogs import is_catalog
     from .runner import estimate
 
-    values = _given(args)
+    values = _catalog(_given(args))
     job = build_job(values | {"sim": True}, env=os.environ)  # no key needed to plan
-    figures = estimate(dataclasses.replace(job, sim=bool(values.get("sim"))))  # cache entries
+    job = dataclasses.replace(job, sim=bool(values.get("sim")))  # its cache entries
+    figures = estimate_catalog(job) if is_catalog(job) else estimate(job)
     costs = figures.pop("cost_usd")
     assert isinstance(costs, dict)
     for name, value in figures.items():
@@ -241,7 +252,8 @@ def _status(args: argparse.Namespace) -> int:
 
     path = args.target
     if path.suffix == ".toml":
-        path = build_job(load_job_file(path) | {"sim": True}, env=os.environ).checkpoint
+        values = _catalog(load_job_file(path))
+        path = build_job(values | {"sim": True}, env=os.environ).checkpoint
     with Checkpoint(path, must_exist=True) as checkpoint:
         summary = checkpoint.summary(examples=args.examples)
     print(f"checkpoint {path}")
@@ -260,18 +272,23 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _execute(job: Job) -> int:
+def _execute(values: dict[str, Any], *, name: str = "") -> int:
     gc.disable()  # the heavy imports (polars, aiohttp) make long-lived objects only:
     try:  # collecting while they load costs a tenth of the start-up
         # aiohttp's import spends ~40 ms loading the CA store in C code that releases
         # the GIL: in a thread it overlaps polars' import (runner's own waits for it).
         threading.Thread(target=_import_quietly, args=("aiohttp",), daemon=True).start()
-        from . import endpoint
+        from . import catalogs, endpoint
         from .report import Events
     finally:
         gc.enable()
 
+    job = build_job(catalogs.catalog_values(values), env=os.environ)  # a catalog's defaults
+    job = dataclasses.replace(job, name=name) if name else job
     events = Events(fmt=job.log_format, bar=job.progress)
+    if catalogs.is_catalog(job):
+        with endpoint.serving(job) as served:
+            return catalogs.run(served, handle_signals=True, events=events).exit_code
     return endpoint.run(job, handle_signals=True, events=events).exit_code
 
 

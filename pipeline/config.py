@@ -207,6 +207,7 @@ class Job:
     skip_bad_lines: bool = False  # JSONL: malformed lines go to ``rejects``
     rejects: Path | None = None
     cache: Path | None = None  # the translation cache shared across outputs; None: off
+    overwrite: bool = False  # catalogs: re-send entries an existing target already translates
 
 
 # Request parameters that change the translation are part of the unit key; the

@@ -39,11 +39,13 @@ class Option:
 _P = Option
 # fmt: off
 OPTIONS: tuple[Option, ...] = (
-    _P("input", "path", "CSV, TSV, Parquet or JSONL file, or a job file (.toml) whose keys the "
-       "options given here override"),
+    _P("input", "path", "CSV, TSV, Parquet, JSONL or XLSX file, a localization catalog (.po, "
+       ".pot, .xlf, strings.xml, .strings, .stringsdict, .xcstrings, .arb, .json), or a job "
+       "file (.toml) whose keys the options given here override"),
     _P("to", "list", "target languages, comma-separated: de,ja,zh-TW,pt_BR (required, unless "
        "INPUT is a job file naming them)"),
-    _P("output", "path", "output file (default: INPUT.translated.EXT)", short="-o"),
+    _P("output", "path", "output file (default: INPUT.translated.EXT); for a catalog, the "
+       "folder its targets go in, in the format's layout (default: beside it)", short="-o"),
     _P(
         "columns",
         "list",
@@ -84,7 +86,11 @@ OPTIONS: tuple[Option, ...] = (
     _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
     _P("api_key_file", "path", "read the API key from this file (default: $ROUTESCOPE_API_KEY)"),
     _P("sim", "bool", "use the built-in offline simulator", False),
-    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl, xlsx", flag="--format"),
+    _P("input_format", "str", "input format: csv, tsv, parquet, jsonl, xlsx; catalogs: po, xliff, "
+       "android, strings, stringsdict, xcstrings, arb, i18next (default: from the extension)",
+       flag="--format"),
+    _P("overwrite", "bool", "catalogs: also re-translate entries an existing target catalog "
+       "already holds as human translations (kept by default)", False),
     _P("output_format", "str", "output format (default: from the output extension)"),
     _P("delimiter", "str", "CSV delimiter (default: detected)"),
     _P("encoding", "str", "input text encoding, e.g. latin-1 (default utf-8)"),

@@ -52,6 +52,8 @@ LAYERS = {
     "translate": 5,  # requests -> results: client, pacing, budget, review, resends
     "runner": 6,
     "endpoint": 7,  # run(job): against the simulator when job.sim, for the library and the CLI
+    "catalogframe": 3,  # a catalog target's messages as cells, the run's output as Targets
+    "catalogs": 7,  # a localization catalog through the runner, a run per target language
     "frame": 8,  # translate_frame: a DataFrame through the same run, for notebooks
     "cli": 8,
     "ray": 8,  # the Ray engine (the ray extra): translate_dataset over the per-block path

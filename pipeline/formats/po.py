@@ -20,7 +20,9 @@ Written: ``LANG.po`` (``po_write``) with the header's ``Language`` and
 ``Plural-Forms`` set for the target and every entry's msgstr (empty until
 translated). Into an existing ``LANG.po``: only the entries translated now are
 re-emitted, entries new in the source are added before the obsolete ones,
-every other byte is kept. An existing translation is a human one, kept unless
+every other byte is kept, but an entry the source no longer has becomes
+obsolete (``#~``, as msgmerge makes it), so a changed msgid leaves its old
+translation behind as obsolete and is sent anew. An existing translation is a human one, kept unless
 ``overwrite``, when it is non-empty, not fuzzy and its source unchanged (same
 msgid, msgctxt and msgid_plural). A translation QA flagged is written fuzzy.
 """
@@ -143,8 +145,24 @@ class _Render:
                     self.added.append(self._lines(entry, slots, None))
                 else:
                     self.edits[self.position[id(have)]] = self._lines(entry, slots, have)
+        self._obsolete()
         self._header()
         return self._assemble()
+
+    def _obsolete(self) -> None:
+        """An existing target's entries the source no longer has become obsolete (``#~``),
+        as msgmerge makes them: references and extracted comments dropped."""
+        if self.old is None:
+            return
+        keys = {entry.key for entry in self.src.entries()}
+        for entry in self.old.entries():
+            if entry.key not in keys:
+                lines = [
+                    line if kind in ("tc", "fl", "blank") else b"#~ " + line
+                    for line, kind in zip(entry.lines, entry.kinds, strict=True)
+                    if kind not in ("gc", "oc", "prev")
+                ]
+                self.edits[self.position[id(entry)]] = lines
 
     def _lines(self, entry: Entry, slots: list[Slot], have: Entry | None) -> list[bytes]:
         if have is not None and po_plan.stale(have, entry):

@@ -2,15 +2,23 @@
 
 Each format is one module of this package that the registry imports on first
 use; a table format's module offers ``source(name)`` and ``sink(name)``.  A
-localization catalog registers here the same way (``kind="catalog"``), so a
-new format is one entry in ``_KNOWN`` and one module, nothing outside
-``formats/``.
+localization catalog registers here the same way (``kind="catalog"``, its
+module's ``catalog.CatalogFormat`` class named by ``factory``), so a new format
+is one entry in ``_KNOWN`` and one module, nothing outside ``formats/``.
+
+Two extensions are shared, so the file's content decides (``sniff``): ``.xml``
+is an Android resource file when its root is ``<resources>`` or it sits in a
+``res/values*/`` folder; ``.json`` is an i18next/FormatJS catalog when the whole
+file is one JSON object, and JSON Lines (a table) otherwise.  A name given with
+``--format`` always wins.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +27,16 @@ from types import ModuleType
 import polars as pl
 
 from ..errors import PipelineError, UsageError
+from .catalog import CatalogFormat
 from .files import atomic, check_destination, commit, output_errors, refuse_input, temporary
 from .table import BlockWriter, ReadOptions, Sink, Source, Table, WriteOptions
 
 __all__ = [
+    "CATALOGS",
     "FORMATS",
     "Format",
     "TableWriter",
+    "catalog_for",
     "detect_format",
     "format_for",
     "read_table",
@@ -46,6 +57,7 @@ class Format:
     extensions: tuple[str, ...]
     aliases: tuple[str, ...] = ()
     kind: str = "table"  # "table": a Source and a Sink; "catalog": a catalog.CatalogFormat
+    factory: str = ""  # a catalog: the class of ``module`` implementing CatalogFormat
 
 
 _KNOWN: dict[str, Format] = {}
@@ -62,14 +74,25 @@ for _fmt in (
     Format("parquet", "parquet", (".parquet", ".pq"), ("pq",)),
     Format("jsonl", "jsonl", (".jsonl", ".ndjson"), ("ndjson", "json")),
     Format("xlsx", "xlsx", (".xlsx",), ("excel",)),
+    Format("po", "po", (".po", ".pot"), ("pot", "gettext"), "catalog", "PoFormat"),
+    Format("xliff", "xliff", (".xlf", ".xliff", ".xlf2"), ("xlf",), "catalog", "XliffFormat"),
+    Format("android", "android", (".xml",), (), "catalog", "AndroidFormat"),
+    Format("strings", "apple", (".strings",), (), "catalog", "StringsFormat"),
+    Format("stringsdict", "stringsdict", (".stringsdict",), (), "catalog", "StringsdictFormat"),
+    Format("xcstrings", "xcstrings", (".xcstrings",), (), "catalog", "XcstringsFormat"),
+    Format("arb", "arb", (".arb",), (), "catalog", "ArbFormat"),
+    Format("i18next", "i18next", (".json",), ("formatjs",), "catalog", "I18nextFormat"),
 ):
     register(_fmt)
 
 FORMATS = tuple(name for name, fmt in _KNOWN.items() if fmt.kind == "table")
+CATALOGS = tuple(name for name, fmt in _KNOWN.items() if fmt.kind == "catalog")
+_VALUES = re.compile(r"^values(-[^/]*)?$")
 
 
 def format_for(path: Path, explicit: str | None = None) -> Format:
-    """The format of ``path``: ``explicit`` if given (a name or alias), else by extension."""
+    """The format of ``path``: ``explicit`` if given (a name or alias), else by extension
+    (and, for ``.xml`` and ``.json``, by the file's content: see ``sniff``)."""
     if explicit is not None:
         wanted = explicit.lower()
         for fmt in _KNOWN.values():
@@ -77,16 +100,64 @@ def format_for(path: Path, explicit: str | None = None) -> Format:
                 return fmt
         raise UsageError(f"unknown format '{explicit}'; pass --format {' | '.join(_KNOWN)}")
     suffix = path.suffix.lower()
+    if suffix in (".xml", ".json"):
+        return sniff(path)
     for fmt in _KNOWN.values():
         if suffix in fmt.extensions:
             return fmt
-    if suffix == ".json":
-        raise UsageError(f"{path}: .json is read only as JSON Lines; pass --format jsonl if so")
-    known = ", ".join(ext for fmt in _KNOWN.values() for ext in fmt.extensions)
+    known = ", ".join(dict.fromkeys(ext for fmt in _KNOWN.values() for ext in fmt.extensions))
     raise UsageError(
         f"{path}: cannot tell the format from the extension '{suffix}' (known: {known}); "
         f"pass --format {' | '.join(_KNOWN)}"
     )
+
+
+def sniff(path: Path) -> Format:
+    """``.xml``: Android by its ``<resources>`` root or its ``res/values*/`` folder;
+    ``.json``: an i18next catalog when the whole file is one JSON object, else JSON Lines."""
+    head = _head(path)
+    if path.suffix.lower() == ".xml":
+        if _VALUES.match(path.parent.name) or re.search(rb"<resources[\s>/]", head):
+            return _KNOWN["android"]
+        raise UsageError(
+            f"{path}: an .xml file is read only as an Android resource file (root <resources>, "
+            "or in res/values*/); pass --format android if it is one"
+        )
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") and _one_object(path):
+        return _KNOWN["i18next"]
+    if path.exists():
+        return _KNOWN["jsonl"]
+    raise UsageError(
+        f"{path}: .json is an i18next catalog (one JSON object) or JSON Lines; "
+        "pass --format i18next or --format jsonl"
+    )
+
+
+def _head(path: Path) -> bytes:
+    """The first 4 KiB of ``path``, or nothing when it cannot be read (the reader says why)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(4096)
+    except OSError:
+        return b""
+
+
+def _one_object(path: Path) -> bool:
+    """True when the whole file parses as one JSON object (not one object per line)."""
+    try:
+        return isinstance(json.loads(path.read_bytes().decode("utf-8-sig")), dict)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+
+
+def catalog_for(path: Path, explicit: str | None = None) -> CatalogFormat | None:
+    """The catalog format of ``path`` (by ``explicit``, else extension and content), or None
+    when ``path`` is a table."""
+    fmt = format_for(path, explicit)
+    if fmt.kind != "catalog":
+        return None
+    catalog: CatalogFormat = getattr(_module(fmt), fmt.factory)()
+    return catalog
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -98,16 +169,27 @@ def _module(fmt: Format) -> ModuleType:
     return importlib.import_module(f"{__package__}.{fmt.module}")
 
 
+def _table(path: Path, format: str | None) -> Format:
+    fmt = format_for(path, format)
+    if fmt.kind != "table":
+        tables = " | ".join(FORMATS)
+        raise UsageError(
+            f"{path}: a {fmt.name} catalog is not a table; catalogs are translated into "
+            f"catalogs (mtpipe translate CATALOG --to LANGS -o DIR), tables into --format {tables}"
+        )
+    return fmt
+
+
 def source_for(path: Path, format: str | None = None) -> Source:
     """The Source that reads ``path`` (by ``format``, else by its extension)."""
-    fmt = format_for(path, format)
+    fmt = _table(path, format)
     source: Source = _module(fmt).source(fmt.name)
     return source
 
 
 def sink_for(path: Path, format: str | None = None) -> Sink:
     """The Sink that writes ``path`` (by ``format``, else by its extension)."""
-    fmt = format_for(path, format)
+    fmt = _table(path, format)
     sink: Sink = _module(fmt).sink(fmt.name)
     return sink
 

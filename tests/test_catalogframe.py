@@ -1,0 +1,76 @@
+"""catalogframe: messages -> the cells a run translates; its output -> Targets; layout roots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.catalogframe import CONTEXT, TEXT, frame_of, translations_of
+from pipeline.catalogs import layout_root
+from pipeline.formats.catalog import Message, Target
+from pipeline.formats.registry import catalog_for
+
+names = st.sampled_from([*CONTEXT, "variable", "extra_note", "id", TEXT])
+messages = st.lists(
+    st.builds(
+        Message,
+        id=st.text(min_size=1),
+        text=st.text(),
+        context=st.dictionaries(names, st.text(), max_size=4),
+        plural=st.none() | st.sampled_from(["one", "few", "other"]),
+    ),
+    unique_by=lambda m: m.id,
+    max_size=20,
+)
+
+
+@given(messages)
+def test_every_message_is_one_row_with_its_context_in_columns(found: list[Message]) -> None:
+    frame = frame_of(found)
+    assert frame["id"].to_list() == [m.id for m in found]
+    assert frame[TEXT].to_list() == [m.text for m in found]
+    assert set(CONTEXT) <= set(frame.columns)  # a template may name any, in every format
+    assert all(dtype == pl.String for dtype in frame.dtypes)
+    for row, m in zip(frame.iter_rows(named=True), found, strict=True):
+        for name, value in m.context.items():
+            if name not in ("id", TEXT):  # never shadows the message's own columns
+                assert row[name] == value
+        if m.plural is not None and "plural" not in m.context:
+            assert row["plural"] == m.plural
+
+
+def test_translations_are_what_succeeded_and_review_is_a_qa_flag(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "text_pt-BR": ["A", None, "C"],
+            "mt_error": [None, "moderation", None],
+            "mt_flags": [None, None, "text_pt-BR: echo"],
+        }
+    ).write_parquet(out)
+    assert translations_of(out, "pt-BR") == {"a": Target("A"), "c": Target("C", review=True)}
+
+
+LAYOUTS = {
+    "locale/messages.pot": "locale",
+    "locale/en/LC_MESSAGES/django.po": "locale",
+    "app/res/values/strings.xml": "app/res",
+    "App/en.lproj/Localizable.strings": "App",
+    "App/Base.lproj/Main.stringsdict": "App",
+    "App/Localizable.xcstrings": "App",
+    "lib/l10n/app_en.arb": "lib/l10n",
+    "locales/en/translation.json": "locales",
+    "src/messages.xlf": "src",
+}
+
+
+def test_the_layout_starts_where_source_and_targets_meet() -> None:
+    for source, root in LAYOUTS.items():
+        path = Path(source)
+        fmt = catalog_for(path, "i18next" if path.suffix == ".json" else None)
+        assert fmt is not None
+        assert layout_root(fmt, path) == Path(root), source
