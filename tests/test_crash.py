@@ -117,6 +117,15 @@ def test_kill_9_at_random_moments_then_resume(
     assert len(texts) == len({row for row in pl.read_csv(src, infer_schema=False)["text"]})
 
 
+def _wait_for_requests(sim: Sim, n: int) -> None:
+    """Until the simulator has seen ``n`` requests: on a loaded machine the start-up of
+    Python alone can take longer than any fixed sleep."""
+    deadline = time.monotonic() + 60
+    while sim.stats()["requests"] < n:
+        assert time.monotonic() < deadline, "the run sent nothing in 60 s"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_sigint_stop_gracefully(
     sim_factory: Callable[..., Sim], tmp_path: Path, signum: signal.Signals
@@ -125,7 +134,7 @@ def test_sigterm_and_sigint_stop_gracefully(
     slow = sim_factory("--latency", "0.05")
     out = tmp_path / "out.csv"
     process = _start(src, out, slow)
-    time.sleep(1.5)
+    _wait_for_requests(slow, 8)  # mid-run: not while Python starts (no handler yet)
     process.send_signal(signum)
     code = process.wait(timeout=20)
     assert process.stderr is not None
