@@ -472,9 +472,9 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m pipeline.sim")
     add(
         "--faults",
         default="",
-        help="KIND=P,... e.g. 429=0.1,500=0.05,reset=0.02,hang=0.01 (per request) or "
-        "placeholders=0.05,echo=0.03,dropterms=0.1,script=0.03 (per answer segment) or "
-        "prefix,preamble,renumber,blank,merge,drop,note,never=P (per pack answer)",
+        help=f"KIND=P,... such as 429=0.1,echo=0.03,merge=0.2; per request: "
+        f"{', '.join(_FAULT_KINDS)}; per answer segment: {', '.join(_ANSWER_FAULTS)}; "
+        f"per pack answer: {', '.join(PACK_FAULTS)}",
     )
     add("--seed", type=int, default=0, help="seed of the fault draws (default 0)")
     add("--hang-seconds", type=float, default=3600.0, help="how long a hang fault lasts")
