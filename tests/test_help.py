@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tests.conftest import ROOT, mtpipe, mtpipe_env
+from tests.conftest import ROOT, Sim, mtpipe, mtpipe_env
 
 
 def _help(*command: str) -> str:
@@ -143,3 +144,40 @@ def test_serve_sim_help_names_every_fault_and_option_it_takes() -> None:
     synopsis = readme.split("### `mtpipe serve-sim ", 1)[1].split("`", 1)[0]
     options = set(re.findall(r"--[\w-]+", text.split("options:", 1)[1])) - {"--help"}
     assert set(re.findall(r"--[\w-]+", synopsis)) == options
+
+
+def test_status_help_and_its_examples_per_reason(sim: Sim, tmp_path: Path) -> None:
+    """``status --help``: a job file or a checkpoint, read without locking, examples per
+    reason (default 3)."""
+    text = _help("status")
+    assert "without locking it" in text and "examples per reason (default 3)" in text
+    source = _csv(tmp_path / "in.csv", "Good", *(f"Bad {n} [[sim:moderation]]" for n in range(5)))
+    job = tmp_path / "j.toml"
+    job.write_text(
+        f'input = "in.csv"\nto = ["de"]\nbase_url = "{sim.base_url}"\n', encoding="utf-8"
+    )
+    assert mtpipe("translate", source, "--to", "de", "--base-url", sim.base_url).code == 3
+    checkpoint = tmp_path / "in.translated.csv.checkpoint.sqlite"
+    for target in (checkpoint, job):
+        shown = mtpipe("status", target)
+        assert shown.code == 0, shown.stderr
+        assert "moderation (failed_permanent): 5 units" in shown.stdout
+        assert shown.stdout.count("  - [German] 'Bad ") == 3
+    one = mtpipe("status", checkpoint, "--examples", "1")
+    assert one.code == 0 and one.stdout.count("  - [German] 'Bad ") == 1
+
+
+def test_failed_out_lines_hold_what_the_help_lists(sim: Sim, tmp_path: Path) -> None:
+    text = _help("translate")
+    listed = text.split("--failed-out PATH write one line per failed cell (", 1)[1]
+    fields = listed.split(")", 1)[0].split(", ")
+    assert fields[0] == "the input's id columns"
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\nA-1,Fine\nB-2,Bad [[sim:moderation]]\n", encoding="utf-8")
+    failed = tmp_path / "failed.jsonl"
+    args = ("--to", "de", "--base-url", sim.base_url, "--failed-out", failed)
+    assert mtpipe("translate", source, *args).code == 3
+    (line,) = [json.loads(raw) for raw in failed.read_text(encoding="utf-8").splitlines()]
+    assert list(line) == ["id", *fields[1:]]
+    assert (line["id"], line["row"], line["reason"]) == ("B-2", 1, "moderation")
+    assert line["attempts"] == 1  # moderation fails at once
