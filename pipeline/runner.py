@@ -117,7 +117,7 @@ async def _run(
         events.start(job=job.name, report=report)
         if report.to_translate:
             stored = checkpoint.pieces(_long_units(plan, pending, job.chunk_chars))
-            packing = _packing(job)
+            packing = _packing(job, sending=report.to_translate - report.deduplicated)
             requests = plan_requests(
                 plan.units(pending),
                 settings,
@@ -370,14 +370,17 @@ async def _translate(
         report.stopped = "interrupted"
 
 
-def _packing(job: Job) -> Packing:
-    """--pack auto adapts the pack size per language (packsize.py); --pack on keeps it."""
+def _packing(job: Job, *, sending: int | None = None) -> Packing:
+    """--pack auto adapts the pack size per language (packsize.py); --pack on keeps it.
+    ``sending``: the unique texts the run sends, which bound the packs sent on a bet."""
     auto = job.pack is None
+    expected = None if sending is None else sending // max(1, len(job.targets))
+    sizer = PackSizer(ceiling=job.pack_segments, model=job.model, expected=expected)
     return Packing(
         enabled=job.pack if job.pack is not None else model_info(job.model).family == "mt",
         max_segments=job.pack_segments,
         max_tokens=job.pack_tokens,
-        sizer=PackSizer(ceiling=job.pack_segments, model=job.model) if auto else None,
+        sizer=sizer if auto else None,
     )
 
 
