@@ -66,8 +66,11 @@ def test_the_frame_comes_back_as_the_command_writes_it(tmp_path: Path) -> None:
     source = tmp_path / "in.parquet"
     df.write_parquet(source)
     report = tmp_path / "frame.json"
-    frame = pipeline.translate_frame(df, to="de,ja", sim=True, cache=False, report=report)
-    run = mtpipe("translate", source, "--to", "de,ja", "--sim", "--no-cache")
+    # --pack on: packs of a fixed size (auto learns from answer timing, and on a run this
+    # small it would send singles: its packs before the first answer are a bet)
+    options = {"sim": True, "cache": False, "pack": "on", "report": report}
+    frame = pipeline.translate_frame(df, to="de,ja", **options)
+    run = mtpipe("translate", source, "--to", "de,ja", "--sim", "--no-cache", "--pack", "on")
     assert run.code == 0, run.stderr
     command = pl.read_parquet(tmp_path / "in.translated.parquet")
     assert frame.equals(command), (frame, command)
