@@ -78,8 +78,10 @@ def test_kill_9_at_random_moments_then_resume(
     rng = random.Random(1234)
     kills, done_before = 0, []
     for _ in range(3):
+        seen = slow.stats()["requests"]
         process = _start(src, out, slow)
-        time.sleep(rng.uniform(0.8, 2.0))
+        _wait_for_requests(slow, seen + 1)  # sending: Python's start-up is no moment to test
+        time.sleep(rng.uniform(0.1, 1.2))
         if process.poll() is not None:
             break
         os.kill(process.pid, signal.SIGKILL)
