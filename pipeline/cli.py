@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="mtpipe",
         description="Translate the text columns of tables through Qwen MT models, resumably.",
         epilog="Exit codes: 0 ok, 3 some cells failed, 2 bad usage or input, "
-        "4 provider rejected key/model/billing, 75 checkpoint in use, 1 unexpected.",
+        "4 provider rejected key/model/billing or endpoint unreachable, "
+        "75 checkpoint in use, 130 interrupted (output written), 1 unexpected.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_translate(sub)

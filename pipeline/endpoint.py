@@ -2,11 +2,15 @@
 
 ``run`` is what the command line, ``pipeline.run`` and ``translate_frame`` call,
 so ``sim`` means the same everywhere: with it, an in-process simulator serves
-on loopback for the length of the run and no key is needed.
+on loopback for the length of the run and no key is needed.  Called where an
+event loop already runs in the thread (a Jupyter cell), the run gets a thread
+of its own: a second loop cannot start in the first one's thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 from collections.abc import Iterator
@@ -26,7 +30,18 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
     if warning:
         events.warn(warning)
     with serving(job) as job:
-        return runner.run(job, handle_signals=handle_signals, events=events)
+        if not _loop_running():
+            return runner.run(job, handle_signals=handle_signals, events=events)
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mtpipe") as pool:
+            return pool.submit(runner.run, job, events=events).result()  # no signals off main
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -61,11 +61,13 @@ def key(spec: TranslateSpec, table: Table) -> Keyed:
     return Keyed(_plan(spec, table, settings, context, terms_for), settings, terms_for)
 
 
-def pack_sizer(spec: TranslateSpec) -> PackSizer | None:
-    """--pack auto adapts the pack size per language (packsize.py); --pack on keeps it."""
+def pack_sizer(spec: TranslateSpec, *, sending: int | None = None) -> PackSizer | None:
+    """--pack auto adapts the pack size per language (packsize.py); --pack on keeps it.
+    ``sending``: the unique texts the run sends, which bound the packs sent on a bet."""
     if not spec.packing.auto:
         return None
-    return PackSizer(ceiling=spec.packing.max_segments, model=spec.model)
+    expected = None if sending is None else sending // max(1, len(spec.targets))
+    return PackSizer(ceiling=spec.packing.max_segments, model=spec.model, expected=expected)
 
 
 def _settings(spec: TranslateSpec, table: Table) -> tuple[Settings, tuple[str, ...]]:

@@ -154,8 +154,8 @@ OPTIONS: tuple[Option, ...] = (
     _P(
         "failed_out",
         "path",
-        "write one line per failed cell (row, column, language, reason, "
-        "attempts) to this CSV or JSONL file",
+        "write one line per failed cell (the input's id columns, row, column, language, "
+        "reason, message, attempts) to this CSV or JSONL file",
     ),
     _P("id_columns", "list", "an id column of the input, repeatable: copied into the "
        "--failed-out rows (default: the column named 'id', if any)", flag="--id-column"),

@@ -9,8 +9,14 @@ packing off.  Off, it sends singles and probes again with a pack of 2 after
 A waste budget bounds the worst case: what misaligned packs billed for the
 segments they did not give (and the requests they cost) may not exceed
 ``waste`` (10%) of what the language's requests billed in all, once a few
-requests are in; past it packing goes off at once.  So on a server that
-never aligns a run costs little more than ``--pack off``.
+requests are in; past it packing goes off at once.  Before any pack of a
+language has given a segment, the packs in flight are all a bet: with
+``expected`` (the unique texts the run sends per language) such packs may
+not pass ``waste`` of it, each counted as its segments plus one (the
+planner reports each pack with ``handed``); past it the language's texts go
+singly until an answer comes.  A failed pack bills no more than its segments
+sent singly plus one, so on a server that never aligns a run of any size
+costs at most ~1.1x ``--pack off``.
 
 The planner asks ``size(lang)`` for each pack; the reviewer tells
 ``observe(...)`` what each answer came to.  Nothing here does I/O: changes
@@ -40,6 +46,8 @@ class LanguagePacking:
     wasted_requests: int = 0  # packs that gave nothing
     singles_until_probe: int = 0
     probe: int = 0
+    unproven: int = 0  # segments handed out in packs before any pack gave one
+    proven: bool = False  # a pack of this language gave at least one segment
     events: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -58,9 +66,11 @@ class PackSizer:
         probe: int = 32,
         waste: float = 0.1,
         model: str = "",
+        expected: int | None = None,
     ) -> None:
         self._ceiling, self._start, self._streak = ceiling, min(start, ceiling), streak
         self._probe, self._waste, self._model = probe, waste, model
+        self._bet = None if expected is None else int(waste * expected)  # unproven segments
         self.languages: dict[str, LanguagePacking] = {}
 
     def _lang(self, lang: str) -> LanguagePacking:
@@ -72,10 +82,20 @@ class PackSizer:
     def size(self, lang: str) -> int:
         """The most segments the next pack for ``lang`` may hold; 1 means send singles."""
         state = self._lang(lang)
+        # a pack on the bet costs its segments and its own request (the pack rule)
+        left = None if state.proven or self._bet is None else self._bet - state.unproven - 1
+        if left is not None and left < 2:
+            return 1  # the bet on packs is spent until one gives a segment
         if state.size == 1 and self._ceiling > 1 and state.singles_until_probe <= 0:
             state.singles_until_probe = state.probe  # one probe at a time
             return 2
-        return state.size
+        return state.size if left is None else min(state.size, left)
+
+    def handed(self, lang: str, segments: int) -> None:
+        """The planner made a pack of ``segments`` for ``lang``."""
+        state = self._lang(lang)
+        if segments > 1 and not state.proven:
+            state.unproven += segments + 1
 
     def observe(self, lang: str, *, segments: int, unmatched: int, billed: Usage) -> str | None:
         """Account one answer; a message when the pack size for ``lang`` changed."""
@@ -86,6 +106,7 @@ class PackSizer:
             state.singles_until_probe -= 1
             return None
         state.packs += 1
+        state.proven |= unmatched < segments
         if unmatched == 0:
             state.streak = 0
             return self._grow(lang, state)

@@ -65,6 +65,12 @@ class Packing:
         """The most pieces a pack for ``lang`` may hold now (1: send them singly)."""
         return self.sizer.size(lang) if self.sizer is not None else self.max_segments
 
+    def pack(self, pieces: Sequence[Piece], settings: Settings, lang: str) -> Request:
+        """The request of a pack, told to the sizer (--pack auto bounds packs in flight)."""
+        if self.sizer is not None:
+            self.sizer.handed(lang, len(pieces))
+        return make_request(pieces, settings)
+
 
 _LEVELS = (
     re.compile(r"\n[ \t]*\n\s*"),  # paragraph breaks
@@ -154,12 +160,12 @@ def plan_requests(
                     continue
                 pack = packs.setdefault(lang, _Pack())
                 if pack.full(tokens, packing, lang):
-                    yield make_request(pack.pieces, settings)
+                    yield packing.pack(pack.pieces, settings, lang)
                     pack.clear()
                 pack.add(piece, tokens)
-        for pack in packs.values():
+        for lang, pack in packs.items():
             if pack.pieces:
-                yield make_request(pack.pieces, settings)
+                yield packing.pack(pack.pieces, settings, lang)
 
 
 def _unsent(pieces: list[Piece], stored: Container[str]) -> list[Piece]:

@@ -77,7 +77,7 @@ async def _run(specs: Specs, hooks: _Hooks) -> Report:
             adopt(keyed.plan, stores.checkpoint, hooks.peers)
         counted, pending = count(keyed.plan, stores, spec=specs.stores, model=spec.model, fill=True)
         hooks.events.start(job=specs.ui.name, where=where, counted=counted)
-        sizer, sent = pack_sizer(spec), Sent()
+        sizer, sent = pack_sizer(spec, sending=counted.to_translate - counted.deduplicated), Sent()
         if counted.to_translate:
             stored = stores.pieces(keyed.plan, pending, spec.chunking)
             sent = await translate(
@@ -112,7 +112,8 @@ def estimate(job: Job) -> dict[str, object]:
         counted, pending = count(
             keyed.plan, stores, spec=specs.stores, model=spec.model, fill=False
         )
-    planned = Planned.of(keyed.requests(pending, spec, pack_sizer(spec)))
+    sizer = pack_sizer(spec, sending=counted.to_translate - counted.deduplicated)
+    planned = Planned.of(keyed.requests(pending, spec, sizer))
     return estimate_figures(counted, planned, model=spec.model, prices=specs.limits.prices)
 
 

@@ -111,10 +111,13 @@ def test_no_cache_pays_again_and_leaves_no_cache_file(sim: Sim, src: Path, tmp_p
 
 
 def test_another_model_or_setting_pays_again(sim: Sim, src: Path, tmp_path: Path) -> None:
-    paid = _translate(sim, src, tmp_path / "a.csv")
-    assert _translate(sim, src, tmp_path / "b.csv", "--model", "qwen-mt-plus") == paid
-    assert _translate(sim, src, tmp_path / "c.csv", "--temperature", "0.3") == paid
-    assert _translate(sim, src, tmp_path / "d.csv", "--model", "qwen-mt-plus") == 0
+    # --pack on: packs of a fixed size, so the same texts cost the same requests (auto's
+    # first packs depend on when the first answer comes)
+    on = ("--pack", "on")
+    paid = _translate(sim, src, tmp_path / "a.csv", *on)
+    assert _translate(sim, src, tmp_path / "b.csv", "--model", "qwen-mt-plus", *on) == paid
+    assert _translate(sim, src, tmp_path / "c.csv", "--temperature", "0.3", *on) == paid
+    assert _translate(sim, src, tmp_path / "d.csv", "--model", "qwen-mt-plus", *on) == 0
 
 
 def test_only_good_translations_are_cached(sim: Sim, tmp_path: Path) -> None:

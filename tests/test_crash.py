@@ -78,8 +78,10 @@ def test_kill_9_at_random_moments_then_resume(
     rng = random.Random(1234)
     kills, done_before = 0, []
     for _ in range(3):
+        seen = slow.stats()["requests"]
         process = _start(src, out, slow)
-        time.sleep(rng.uniform(0.8, 2.0))
+        _wait_for_requests(slow, seen + 1)  # sending: Python's start-up is no moment to test
+        time.sleep(rng.uniform(0.1, 1.2))
         if process.poll() is not None:
             break
         os.kill(process.pid, signal.SIGKILL)
@@ -117,6 +119,15 @@ def test_kill_9_at_random_moments_then_resume(
     assert len(texts) == len({row for row in pl.read_csv(src, infer_schema=False)["text"]})
 
 
+def _wait_for_requests(sim: Sim, n: int) -> None:
+    """Until the simulator has seen ``n`` requests: on a loaded machine the start-up of
+    Python alone can take longer than any fixed sleep."""
+    deadline = time.monotonic() + 60
+    while sim.stats()["requests"] < n:
+        assert time.monotonic() < deadline, "the run sent nothing in 60 s"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_sigint_stop_gracefully(
     sim_factory: Callable[..., Sim], tmp_path: Path, signum: signal.Signals
@@ -125,7 +136,7 @@ def test_sigterm_and_sigint_stop_gracefully(
     slow = sim_factory("--latency", "0.05")
     out = tmp_path / "out.csv"
     process = _start(src, out, slow)
-    time.sleep(1.5)
+    _wait_for_requests(slow, 8)  # mid-run: not while Python starts (no handler yet)
     process.send_signal(signum)
     code = process.wait(timeout=20)
     assert process.stderr is not None

@@ -11,6 +11,7 @@ import pytest
 
 import pipeline
 from pipeline.errors import UsageError
+from tests.conftest import mtpipe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,3 +57,26 @@ def test_pandas_in_pandas_out() -> None:
     out = pipeline.translate_frame(df, to=["de"], sim=True, progress=False)
     assert isinstance(out, pd.DataFrame) and list(out.index) == [10, 20]
     assert list(out["n"]) == [7, 8] and out["text_de"].notna().all()
+
+
+def test_the_frame_comes_back_as_the_command_writes_it(tmp_path: Path) -> None:
+    """Same run as ``mtpipe translate``: dedupe, packing, QA flags, token columns."""
+    texts = ["Open the file", "Save", "Open the file", "Keep {name} [[sim:breakph-always]]"]
+    df = pl.DataFrame({"id": [1, 2, 3, 4], "text": texts, "n": [0.5, 1.5, 2.5, 3.5]})
+    source = tmp_path / "in.parquet"
+    df.write_parquet(source)
+    report = tmp_path / "frame.json"
+    # --pack on: packs of a fixed size (auto learns from answer timing, and on a run this
+    # small it would send singles: its packs before the first answer are a bet)
+    options = {"sim": True, "cache": False, "pack": "on", "report": report}
+    frame = pipeline.translate_frame(df, to="de,ja", **options)
+    run = mtpipe("translate", source, "--to", "de,ja", "--sim", "--no-cache", "--pack", "on")
+    assert run.code == 0, run.stderr
+    command = pl.read_parquet(tmp_path / "in.translated.parquet")
+    assert frame.equals(command), (frame, command)
+    assert frame["mt_flags"].to_list()[3] == "text_de: placeholders; text_ja: placeholders"
+    figures = json.loads(report.read_text(encoding="utf-8"))
+    # 3 unique texts x 2 languages in one pack each, the broken placeholder resent alone
+    assert (figures["requests"], figures["deduplicated"]) == (4, 2)
+    assert figures["retries"] == {"qa_placeholders": 2}
+    assert int(frame["mt_prompt_tokens"].sum()) == figures["prompt_tokens"]

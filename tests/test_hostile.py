@@ -114,9 +114,11 @@ def test_unwritable_output_keeps_the_checkpoint(sim: Sim, tmp_path: Path) -> Non
         ckpt,
         "--base-url",
         sim.base_url,
+        "--pack",
+        "off",
     )
     assert run.code == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
-    assert sim.stats()["requests"] == 1
+    assert sim.stats()["requests"] == 2  # one a text
     assert not list(tmp_path.glob(".out.csv.tmp*"))
     sim.reset()
     fixed = mtpipe(

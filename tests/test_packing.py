@@ -89,6 +89,36 @@ def test_auto_on_a_server_that_never_aligns_costs_about_pack_off(
     assert "packing off for German after" in run.stderr
 
 
+@pytest.mark.parametrize("cells", [20, 60, 120])
+def test_auto_on_a_server_that_never_aligns_is_bounded_for_small_runs_too(
+    sim_factory: Callable[..., Sim], tmp_path: Path, cells: int
+) -> None:
+    """The packs in flight before the first answer are a bet: bounded by the run's size,
+    not by the concurrency (16 packs of 8 went out at once: a 50-cell run paid 1.29x)."""
+    src = tmp_path / "in.csv"
+    with src.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text"], *([t] for t in TEXTS[:cells])])
+    sim = sim_factory("--faults", "never=1")
+    _, off = translate(sim, src, tmp_path / "off.csv", "--pack", "off", "--concurrency", "16")
+    frame, auto = translate(sim, src, tmp_path / "auto.csv", "--concurrency", "16")
+    assert wrong_rows(frame) == []
+    assert auto["requests"] <= 1.1 * off["requests"]
+    assert billed(auto) <= 1.1 * billed(off)
+    # it did try where a pack fits the bet (10% of the texts, a pack counting one more)
+    assert (auto["packing"].get("German", {}).get("packs", 0) > 0) is (cells >= 40)
+
+
+def test_auto_on_a_small_run_against_a_server_that_aligns_still_packs(
+    sim_factory: Callable[..., Sim], tmp_path: Path
+) -> None:
+    src = tmp_path / "in.csv"
+    with src.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text"], *([t] for t in TEXTS[:100])])
+    frame, auto = translate(sim_factory(), src, tmp_path / "auto.csv", "--concurrency", "16")
+    assert wrong_rows(frame) == []
+    assert auto["requests"] <= 25 and auto["packing"]["German"]["events"] == []
+
+
 def test_auto_on_a_server_that_aligns_keeps_the_gain(
     sim_factory: Callable[..., Sim], big_csv: Path, tmp_path: Path
 ) -> None:

@@ -52,3 +52,29 @@ def test_the_waste_budget_turns_packing_off_at_once() -> None:
     note = sizer.observe("de", segments=32, unmatched=32, billed=BILL)
     assert note == "packing off for de after the waste budget is spent"
     assert sizer.size("de") == 1
+
+
+def test_packs_sent_before_any_answer_are_bounded_by_the_run() -> None:
+    sizer = PackSizer(ceiling=100, expected=130)  # a bet of 13: a pack counts one more
+    assert sizer.size("de") == 8
+    sizer.handed("de", 8)
+    assert sizer.size("de") == 3  # what is left of the bet
+    sizer.handed("de", 3)
+    assert sizer.size("de") == 1  # spent: singles until a pack gives a segment
+    sizer.handed("de", 1)  # a single is no bet
+    assert sizer.size("ja") == 8  # per language
+    sizer.observe("de", segments=8, unmatched=8, billed=BILL)
+    assert sizer.size("de") == 1  # a pack that gave nothing: still a bet
+    sizer.observe("de", segments=3, unmatched=1, billed=BILL)
+    assert sizer.size("de") == 8  # one segment given: packing works on this server
+    sizer.handed("de", 8)
+    assert sizer.size("de") == 8
+
+
+def test_a_run_too_small_for_a_pack_of_two_sends_singles_and_never_probes() -> None:
+    sizer = PackSizer(ceiling=100, expected=29)
+    sizes = []
+    for _ in range(100):
+        sizes.append(sizer.size("de"))
+        sizer.observe("de", segments=1, unmatched=0, billed=BILL)
+    assert set(sizes) == {1}

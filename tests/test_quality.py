@@ -229,14 +229,14 @@ def test_echoes_are_flagged_unless_nothing_is_translatable(
     sim_factory: Faults, tmp_path: Path
 ) -> None:
     texts = ["Echo this sentence [[sim:echo]]", "OK", "%(count)s / %(total)s", "{count}"]
-    texts += ["Cancel", "Go", "No"]
+    texts += ["Cancel", "Go", "No", "by %(user)s"]
     src = _csv(tmp_path / "e.csv", [["text"], *([t] for t in texts)])
     sim = sim_factory("--faults", "echo=1.0")  # every segment that has a word to translate
     out = tmp_path / "e.de.csv"
     run, frame = _translate(sim, src, out, "--to", "de")
     assert run.code == 0
     echoed = [t == s for s, t in zip(frame["text"], frame["text_de"], strict=True)]
-    assert echoed == [True, False, True, True, True, True, True]
+    assert echoed == [True, False, True, True, True, True, True, True]
     assert [_flags(note) for note in frame["mt_flags"]] == [
         ("echo",),
         (),
@@ -245,12 +245,13 @@ def test_echoes_are_flagged_unless_nothing_is_translatable(
         ("echo",),
         ("echo",),
         ("echo",),
+        ("echo",),  # one real word beside a placeholder: translatable (issue 12 §6)
     ]
     # the placeholder-only strings come back as they went (their right answer), never
     # flagged; an acronym is not a word to translate, a 2-letter word is: the simulator
     # echoes exactly what QA would flag (placeholders.translatable, one rule for both)
     assert check("OK", "OK", target_lang="de") == ()
-    assert sim.stats()["corrupted"] == {"echo": 4}
+    assert sim.stats()["corrupted"] == {"echo": 5}
 
 
 def test_glossary_terms_inside_placeholders_are_not_sent(sim: Sim, tmp_path: Path) -> None:
