@@ -38,6 +38,7 @@ from .pacing import Pacer, Quota
 from .packsize import PackSizer
 from .planner import Chunking, Packing, plan_requests
 from .prompts import check_template, context_columns, load_template
+from .quota import QuotaStore
 from .quotafile import FileQuotaStore, shared_path
 from .report import Events, Report, write_report
 from .review import Reviewer
@@ -58,13 +59,17 @@ def run(
     events: Events | None = None,
     owns: Owns | None = None,
     peers: Peers | None = None,
+    quota: QuotaStore | None = None,
+    budget: QuotaStore | None = None,
 ) -> Report:
     """Run ``job`` to the end and return its report (also written to ``job.report``).
 
     ``owns``: for a table that is one block of a dataset (the Ray engine), which units'
     billed usage its token columns show; by default every unit's, on its first row.
     ``peers``: the results other stores already hold for these keys (the Ray engine's
-    other shards), copied into this run's store before it counts what to send."""
+    other shards), copied into this run's store before it counts what to send.
+    ``quota``, ``budget``: where the pacer's and the budget's state live when other
+    processes share them (the Ray engine's cluster actor); else chosen from ``job``."""
     with _few_collections():
         return anyio.run(
             _run,
@@ -73,6 +78,7 @@ def run(
             events or Events(bar=job.progress),
             owns,
             peers,
+            (quota, budget),
             backend_options={"use_uvloop": _has_uvloop()},
         )
 
@@ -99,7 +105,12 @@ def _has_uvloop() -> bool:
 
 
 async def _run(
-    job: Job, handle_signals: bool, events: Events, owns: Owns | None, peers: Peers | None
+    job: Job,
+    handle_signals: bool,
+    events: Events,
+    owns: Owns | None,
+    peers: Peers | None,
+    stores: tuple[QuotaStore | None, QuotaStore | None] = (None, None),
 ) -> Report:
     started = time.monotonic()
     report = Report(input=str(job.input), output=str(job.output), model=job.model)
@@ -131,7 +142,7 @@ async def _run(
                 store = Filling(checkpoint, cache)
             await _translate(
                 job, settings, requests, store, report, events, handle_signals, stored,
-                packing.sizer,
+                packing.sizer, stores,
             )  # fmt: skip
             if packing.sizer is not None:
                 report.packing = {k: v.as_dict() for k, v in packing.sizer.languages.items()}
@@ -326,9 +337,10 @@ async def _translate(
     handle_signals: bool,
     stored: Mapping[str, Result],
     sizer: PackSizer | None = None,
+    stores: tuple[QuotaStore | None, QuotaStore | None] = (None, None),
 ) -> None:
     stopping = anyio.Event()
-    budget = Budget(job.max_cost, job.model, prices=job.prices)
+    budget = Budget(job.max_cost, job.model, prices=job.prices, store=stores[1])
     send, receive = anyio.create_memory_object_stream[Sequence[Result]](job.concurrency * 4)
     chunking = Chunking(job.chunk_chars)
     reviewer = Reviewer(settings, chunking=chunking, qa_mode=job.qa, stored=stored, sizer=sizer)
@@ -342,7 +354,7 @@ async def _translate(
             watching.start_soon(_watch_signals, stopping, sending)
         async with anyio.create_task_group() as tg:
             tg.start_soon(record, checkpoint, receive)
-            pacer = _pacer(job)
+            pacer = _pacer(job, stores[0])
             client = Client(
                 http,
                 base_url=job.base_url,
@@ -435,7 +447,7 @@ async def _heartbeat(
         )
 
 
-def _pacer(job: Job) -> Pacer | None:
+def _pacer(job: Job, store: QuotaStore | None = None) -> Pacer | None:
     """Pacing only when a quota is given: unpaced runs start at full concurrency."""
     if job.rpm is None and job.tpm is None:
         return None
@@ -445,8 +457,8 @@ def _pacer(job: Job) -> Pacer | None:
         max_concurrency=job.concurrency,
         start_concurrency=min(4, job.concurrency),
     )
-    shared = job.shared_quota
-    store = FileQuotaStore(shared_path(job.base_url, job.model, job.api_key)) if shared else None
+    if store is None and job.shared_quota:
+        store = FileQuotaStore(shared_path(job.base_url, job.model, job.api_key))
     return Pacer(quota, store=store)
 
 

@@ -29,15 +29,17 @@ TOKEN = os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 os.environ["RAY_AUTH_MODE"] = "token"
 ray = pytest.importorskip("ray")
 
-from conftest import ROOT, Sim  # noqa: E402
+from conftest import ROOT, Sim, corpus  # noqa: E402
 
 from pipeline import translate_frame  # noqa: E402
+from pipeline.config import cost_usd  # noqa: E402
 from pipeline.ray import translate_dataset  # noqa: E402
 
 # Ray's own deprecation notices about its own settings (raised inside ray.data)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
 
 HEAD, WORKER = "127.0.0.2", "127.0.0.3"
+NODE_KEY = "sk-node-" + secrets.token_hex(8)  # the key the nodes hold; never shipped by the driver
 START_SECONDS = 90  # how long a node may take to come up before the fixture gives up
 
 
@@ -97,7 +99,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     token = TOKEN
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "ROUTESCOPE_"))}
     env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "PYTHONPATH": str(ROOT)}
-    env |= {"RAY_USAGE_STATS_ENABLED": "0"}
+    env |= {"RAY_USAGE_STATS_ENABLED": "0", "ROUTESCOPE_API_KEY": NODE_KEY}
     port = _free_port(HEAD)
     common = ["--num-cpus", "2", "--object-store-memory", str(100 * 1024**2)]
     nodes: list[subprocess.Popen[bytes]] = []
@@ -199,3 +201,48 @@ def test_a_local_run_never_imports_ray(sim: Sim, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def _blocks(table: pl.DataFrame, size: int) -> object:
+    return ray.data.from_arrow(
+        [table.slice(i, size).to_arrow() for i in range(0, len(table), size)]
+    )
+
+
+def test_one_quota_for_every_actor(
+    connected: Cluster, sim_factory: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 actors on 2 nodes pace through one cluster store: a simulator limited to 600 a
+    minute, with its per-second and burst limits, answers fewer than 1% of them 429."""
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
+    limited = sim_factory("--rpm", "600", "--burst", "--latency", "0.2")  # type: ignore[operator]
+    table = pl.DataFrame({"id": range(240), "text": [f"Quota line {i}" for i in range(240)]})
+    options = {"base_url": limited.base_url, "pack": "off", "to": ["de"], "cache": False}
+    options |= {"rpm": 600, "concurrency": 8}
+    out = _collect(translate_dataset(_blocks(table, 30), state=tmp_path / "s", actors=4, **options))
+    stats = limited.stats()
+    throttled = sum(stats["throttled"].values())
+    assert out["mt_error"].null_count() == 240 and out["text_de"].null_count() == 0
+    assert stats["requests"] - throttled == 240
+    assert throttled < 0.01 * stats["requests"], stats["throttled"]
+
+
+def test_max_cost_holds_across_the_cluster(
+    connected: Cluster, sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--max-cost is one budget for every actor: what all blocks were billed stays within
+    it, the rest is left unsent with mt_error 'budget'."""
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
+    texts = [r["text"] for r in corpus("news.jsonl", 40)]
+    table = pl.DataFrame({"id": range(40), "text": texts})
+    limit = 0.0004
+    options = {"base_url": sim.base_url, "pack": "off", "to": ["de"], "cache": False}
+    options |= {"max_cost": limit, "concurrency": 1}
+    out = _collect(translate_dataset(_blocks(table, 10), state=tmp_path / "s", actors=4, **options))
+    cost = cost_usd(
+        "qwen-mt-turbo", out["mt_prompt_tokens"].sum(), out["mt_completion_tokens"].sum()
+    )
+    translated = out["text_de"].drop_nulls().len()
+    assert 0 < translated < 40
+    assert 0 < cost <= limit
+    assert set(out["mt_error"].drop_nulls()) == {"text_de: budget"}

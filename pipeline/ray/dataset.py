@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -33,14 +34,17 @@ from ..checkpoint import Checkpoint
 from ..config import Job
 from ..errors import LockedError, UsageError
 from ..models import Result, Status, Usage
-from ..options import build_job
+from ..options import _api_key, build_job
+from ..quota import QuotaStore
 from ..report import Events
 from ..runlock import RunLock
+from .quota import cluster_store, pacing_name
 
 __all__ = ["translate_dataset"]
 
 _NOT_HERE = ("input", "output", "input_format", "output_format", "checkpoint", "report")
 _BLOCK = "block.parquet"
+Stores = tuple[QuotaStore | None, QuotaStore | None]  # (pacing, budget): shared by the actors
 
 
 def translate_dataset(
@@ -71,11 +75,14 @@ def translate_dataset(
     values |= {"columns": [columns] if isinstance(columns, str) else list(columns)}
     job = build_job(values | options, env=os.environ)
     ledger = _Ledger.options(name=f"mtpipe-ledger-{uuid.uuid4().hex}").remote()  # type: ignore[attr-defined]
+    shipped = {"job": dataclasses.replace(job, api_key=None), "ledger": ledger}
+    shipped |= {"state": str(folder.resolve()), "stores": _stores(job)}
+    shipped |= {"key_file": options.get("api_key_file")}
     return ds.map_batches(
         _Blocks,
         batch_size=None,  # one whole block per call: the block is the unit of retry
         batch_format="pyarrow",
-        fn_constructor_kwargs={"job": job, "state": str(folder.resolve()), "ledger": ledger},
+        fn_constructor_kwargs=shipped,
         # one block at a time per actor: a block queued behind a busy actor waits idle
         compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
     )
@@ -95,11 +102,42 @@ class _Ledger:
         return [self._owner.setdefault(key, block) == block for key in keys]
 
 
+def _stores(job: Job) -> Stores:
+    """The cluster's pacing store (one per key and model) and this run's budget store."""
+    pacing = None
+    if job.rpm is not None or job.tpm is not None:
+        pacing = cluster_store(pacing_name(job.base_url, job.model, job.api_key))
+    budget = None
+    if job.max_cost is not None:
+        budget = cluster_store(f"mtpipe-budget-{uuid.uuid4().hex}")
+    return pacing, budget
+
+
+def _worker_key(job: Job, key_file: str | Path | None) -> str | None:
+    """The API key as this worker reads it: from its own environment (or ``key_file``), so
+    it never travels in the pickled job nor shows in Ray's task arguments or logs."""
+    if job.sim:
+        return None
+    try:
+        return _api_key(Path(key_file) if key_file else None, os.environ, sim=False)
+    except UsageError as exc:
+        raise UsageError(f"on Ray worker {socket.gethostname()}: {exc}") from None
+
+
 class _Blocks:
     """One actor: translates each block it is handed through the local engine."""
 
-    def __init__(self, *, job: Job, state: str, ledger: Any) -> None:
-        self._job = job
+    def __init__(
+        self,
+        *,
+        job: Job,
+        state: str,
+        ledger: Any,
+        stores: Stores,
+        key_file: str | Path | None,
+    ) -> None:
+        self._job = dataclasses.replace(job, api_key=_worker_key(job, key_file))
+        self._stores = stores
         self._ledger = ledger
         self._slot, self._shard = _claim_slot(Path(state))
 
@@ -124,7 +162,10 @@ class _Blocks:
 
             with endpoint.serving(job) as served:
                 events = Events(bar=False, stream=io.StringIO())
-                runner.run(served, events=events, owns=owns, peers=self._peers)
+                pacing, budget = self._stores
+                runner.run(
+                    served, events=events, owns=owns, peers=self._peers, quota=pacing, budget=budget
+                )
             return pl.read_parquet(output).to_arrow()
 
     def _peers(self, keys: pl.Series) -> list[Result]:
