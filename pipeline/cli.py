@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import gc
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -202,12 +203,14 @@ def _add_serve_sim(sub: Any) -> None:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    return _execute(build_job(_given(args), env=os.environ))
+    values = _given(args)
+    return _execute(build_job(values, env=os.environ), key_file=values.get("api_key_file"))
 
 
 def _run(args: argparse.Namespace) -> int:
-    job = build_job(load_job_file(args.job, args.sets), env=os.environ)
-    return _execute(dataclasses.replace(job, name=str(args.job)))
+    values = load_job_file(args.job, args.sets)
+    job = build_job(values, env=os.environ)
+    return _execute(dataclasses.replace(job, name=str(args.job)), values.get("api_key_file"))
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -260,7 +263,9 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _execute(job: Job) -> int:
+def _execute(job: Job, key_file: str | None = None) -> int:
+    if job.engine == "ray":
+        return _ray_engine(job, key_file)
     gc.disable()  # the heavy imports (polars, aiohttp) make long-lived objects only:
     try:  # collecting while they load costs a tenth of the start-up
         # aiohttp's import spends ~40 ms loading the CA store in C code that releases
@@ -273,6 +278,14 @@ def _execute(job: Job) -> int:
 
     events = Events(fmt=job.log_format, bar=job.progress)
     return endpoint.run(job, handle_signals=True, events=events).exit_code
+
+
+def _ray_engine(job: Job, key_file: str | None) -> int:
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError("--engine ray needs Ray: pip install 'mtpipe[ray]'")
+    from .ray.engine import run_job
+
+    return run_job(job, key_file=key_file)
 
 
 def _import_quietly(name: str) -> None:

@@ -207,6 +207,9 @@ class Job:
     skip_bad_lines: bool = False  # JSONL: malformed lines go to ``rejects``
     rejects: Path | None = None
     cache: Path | None = None  # the translation cache shared across outputs; None: off
+    engine: str = "local"  # local | ray (pipeline/ray/engine.py)
+    ray_address: str | None = None  # auto | HOST:PORT; None: Ray's default
+    actors: int = 2  # --engine ray: block translators at once
 
 
 # Request parameters that change the translation are part of the unit key; the

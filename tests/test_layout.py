@@ -43,18 +43,18 @@ LAYERS = {
     "runner": 5,
     "endpoint": 6,  # run(job): against the simulator when job.sim, for the library and the CLI
     "frame": 7,  # translate_frame: a DataFrame through the same run, for notebooks
-    "cli": 7,
+    "cli": 8,  # over ray (--engine ray), imported only when asked for
     "ray": 7,  # the Ray engine (the ray extra): translate_dataset over the per-block path
-    "__main__": 8,
+    "__main__": 9,
     "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
     "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
-    "__init__": 8,  # the public facade: exports from every layer, imported on first use
+    "__init__": 9,  # the public facade: exports from every layer, imported on first use
 }
 
 
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
-    "ray": {"__init__", "dataset", "quota"},
+    "ray": {"__init__", "dataset", "engine", "quota"},
     "sim": {"__init__", "__main__", "server", "api", "pseudo", "packs"},
     "formats": {
         "__init__",

@@ -29,7 +29,7 @@ TOKEN = os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 os.environ["RAY_AUTH_MODE"] = "token"
 ray = pytest.importorskip("ray")
 
-from conftest import ROOT, Sim, corpus  # noqa: E402
+from conftest import ROOT, Sim, corpus, mtpipe, mtpipe_env  # noqa: E402
 
 from pipeline import translate_frame  # noqa: E402
 from pipeline.config import cost_usd  # noqa: E402
@@ -48,6 +48,7 @@ class Cluster:
     address: str
     token: str
     nodes: tuple[subprocess.Popen[bytes], ...]
+    folder: Path  # the nodes' logs and session files
 
 
 def _free_port(host: str) -> int:
@@ -111,7 +112,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         _wait_listening(HEAD, port, nodes[0], head_log)
         worker_args = ["--address", f"{HEAD}:{port}", "--node-ip-address", WORKER]
         nodes.append(_node([*worker_args, *common], env, folder / "worker.log"))
-        yield Cluster(f"{HEAD}:{port}", token, tuple(nodes))
+        yield Cluster(f"{HEAD}:{port}", token, tuple(nodes), folder)
     finally:
         for node in reversed(nodes):
             _stop(node)
@@ -246,3 +247,87 @@ def test_max_cost_holds_across_the_cluster(
     assert 0 < translated < 40
     assert 0 < cost <= limit
     assert set(out["mt_error"].drop_nulls()) == {"text_de: budget"}
+
+
+def _ray_cli(cluster: Cluster, *args: str | Path, token: str | None = None) -> tuple[int, str]:
+    """``mtpipe translate ARGS --engine ray`` as a real process, the cluster's driver."""
+    env = mtpipe_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token or cluster.token)
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    run = mtpipe(
+        "translate", *args, "--engine", "ray", "--ray-address", cluster.address,
+        env=env, timeout=300,
+    )  # fmt: skip
+    return run.code, run.stderr
+
+
+def _parts(folder: Path, table: pl.DataFrame, size: int) -> Path:
+    folder.mkdir()
+    for i in range(0, len(table), size):
+        table.slice(i, size).write_csv(folder / f"part-{i // size:03d}.csv")
+    return folder
+
+
+def test_cli_engine_ray_matches_the_local_engine(
+    connected: Cluster, sim: Sim, tmp_path: Path
+) -> None:
+    """A folder of CSV parts -> one CSV in input order, the local engine's rows and columns;
+    a glob of Parquet parts -> a folder of Parquet parts.  The API key the driver holds
+    never reaches the cluster: the workers use their own, and no log of Ray names either."""
+    table = _table(90).drop("body")
+    parts = _parts(tmp_path / "parts", table, 30)
+    table.write_csv(tmp_path / "all.csv")
+    common = ("--to", "de", "--column", "title", "--base-url", sim.base_url, "--pack", "off")
+    common += ("--no-cache",)
+    local = mtpipe("translate", tmp_path / "all.csv", "-o", tmp_path / "local.csv", *common)
+    assert local.code == 0, local.stderr
+    code, stderr = _ray_cli(connected, parts, "-o", tmp_path / "ray.csv", "--actors", "2", *common)
+    assert code == 0, stderr
+    expected = pl.read_csv(tmp_path / "local.csv", infer_schema=False)
+    got = pl.read_csv(tmp_path / "ray.csv", infer_schema=False)
+    tokens = ["mt_prompt_tokens", "mt_completion_tokens"]
+    assert got.drop(tokens).equals(expected.drop(tokens))  # same rows, same order
+    assert all(got[c].cast(int).sum() >= expected[c].cast(int).sum() > 0 for c in tokens)
+    for i, part in enumerate(sorted(parts.iterdir())):
+        pl.read_csv(part).write_parquet(tmp_path / f"p{i}.parquet")
+    glob = str(tmp_path / "p*.parquet")
+    code, stderr = _ray_cli(connected, glob, "-o", tmp_path / "out.parquet", *common)
+    assert code == 0, stderr
+    written = sorted((tmp_path / "out.parquet").glob("*.parquet"))
+    assert len(written) >= 1 and not list(tmp_path.glob(".out.parquet*"))  # no temp left
+    back = pl.read_parquet(written).sort("id")
+    assert back["title_de"].to_list() == expected["title_de"].to_list()
+    for log in connected.folder.rglob("*"):
+        if log.is_file() and not log.is_socket():
+            data = log.read_bytes()
+            assert b"sk-test-key" not in data and NODE_KEY.encode() not in data, log
+
+
+def test_cli_refused_token_names_the_variable(connected: Cluster, tmp_path: Path) -> None:
+    """A wrong token: one line naming RAY_AUTH_TOKEN, never a token's value; exit 2."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,Hello\n", encoding="utf-8")
+    wrong = secrets.token_hex(32)
+    code, stderr = _ray_cli(connected, source, "--to", "de", "--sim", token=wrong)
+    assert code == 2, stderr
+    assert "RAY_AUTH_TOKEN" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert wrong not in stderr and connected.token not in stderr
+    assert not (tmp_path / "in.translated.csv").exists()
+
+
+def test_cli_retry_failed_across_the_cluster(connected: Cluster, sim: Sim, tmp_path: Path) -> None:
+    """A failed cell stays failed on a re-run (nothing sent, whichever actor's shard holds
+    it); with --retry-failed it is sent again, once."""
+    texts = [f"Row {i}" if i % 10 else f"Row {i} [[sim:moderation]]" for i in range(40)]
+    parts = _parts(tmp_path / "parts", pl.DataFrame({"id": range(40), "text": texts}), 10)
+    args = (parts, "-o", tmp_path / "out.csv", "--to", "de", "--base-url", sim.base_url)
+    args += ("--pack", "off", "--no-cache", "--actors", "2")
+    sim.reset()
+    code, stderr = _ray_cli(connected, *args)
+    assert code == 3, stderr
+    assert pl.read_csv(tmp_path / "out.csv")["mt_error"].drop_nulls().len() == 4
+    sim.reset()
+    code, stderr = _ray_cli(connected, *args)
+    assert code == 3 and sim.stats()["requests"] == 0, stderr
+    code, stderr = _ray_cli(connected, *args, "--retry-failed")
+    assert code == 3, stderr
+    assert sim.stats()["requests"] == 4

@@ -38,9 +38,10 @@ from ..options import _api_key, build_job
 from ..quota import QuotaStore
 from ..report import Events
 from ..runlock import RunLock
+from ..store import done_status
 from .quota import cluster_store, pacing_name
 
-__all__ = ["translate_dataset"]
+__all__ = ["translate_dataset", "translate_job"]
 
 _NOT_HERE = ("input", "output", "input_format", "output_format", "checkpoint", "report")
 _BLOCK = "block.parquet"
@@ -74,10 +75,32 @@ def translate_dataset(
     values = {"input": _BLOCK, "output": f"out-{_BLOCK}", "to": to, "progress": False}
     values |= {"columns": [columns] if isinstance(columns, str) else list(columns)}
     job = build_job(values | options, env=os.environ)
+    return translate_job(ds, job, state=folder, actors=actors, key_file=options.get("api_key_file"))
+
+
+def translate_job(
+    ds: ray.data.Dataset,
+    job: Job,
+    *,
+    state: Path,
+    actors: int,
+    key_file: str | Path | None = None,
+) -> ray.data.Dataset:
+    """``ds`` through ``job`` (checked on the driver; its input and output are the blocks'):
+    the stage ``translate_dataset`` and ``--engine ray`` add."""
+    block_job = dataclasses.replace(
+        job,
+        api_key=None,  # each worker reads its own: never in the pickled job nor Ray's task args
+        input_format=None,
+        output_format=None,
+        delimiter=None,
+        encoding=None,
+        failed_out=None,
+        progress=False,
+    )
     ledger = _Ledger.options(name=f"mtpipe-ledger-{uuid.uuid4().hex}").remote()  # type: ignore[attr-defined]
-    shipped = {"job": dataclasses.replace(job, api_key=None), "ledger": ledger}
-    shipped |= {"state": str(folder.resolve()), "stores": _stores(job)}
-    shipped |= {"key_file": options.get("api_key_file")}
+    shipped = {"job": block_job, "ledger": ledger, "key_file": key_file}
+    shipped |= {"state": str(state.resolve()), "stores": _stores(job)}
     return ds.map_batches(
         _Blocks,
         batch_size=None,  # one whole block per call: the block is the unit of retry
@@ -169,16 +192,25 @@ class _Blocks:
             return pl.read_parquet(output).to_arrow()
 
     def _peers(self, keys: pl.Series) -> list[Result]:
-        """The done results that the other shards under ``state`` hold for ``keys``: a unit
-        another actor paid for is not sent again (it was in flight: it may be)."""
-        found: list[Result] = []
+        """What the other shards under ``state`` hold for ``keys`` (none done here): a unit
+        another actor paid for is not sent again (it was in flight: it may be).  Without
+        ``retry_failed`` their failures count too, unless this shard has its own."""
+        wanted = done_status(self._job.retry_failed)
+        with Checkpoint(self._shard) as own:
+            here = own.lookup(keys, columns=("status",))["key"].implode()
+        found: dict[str, Result] = {}
         for shard in sorted(self._shard.parent.glob("shard-*.sqlite")):
             if shard == self._shard:
                 continue
             with Checkpoint(shard, must_exist=True) as peer:
-                done = peer.lookup(keys).filter(pl.col("status") == Status.DONE.value)
-            found += [_result(row, origin=shard.stem) for row in done.iter_rows(named=True)]
-        return found
+                rows = peer.lookup(keys).filter(pl.col("status").is_in(wanted))
+            done = pl.col("status") == Status.DONE.value
+            rows = rows.filter(done | ~pl.col("key").is_in(here))
+            for row in rows.iter_rows(named=True):
+                result = _result(row, origin=shard.stem)
+                if result.status is Status.DONE or row["key"] not in found:
+                    found[row["key"]] = result
+        return list(found.values())
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: the kernel drops it anyway
