@@ -9,12 +9,14 @@ traffic stays on loopback; the simulator is a real process, as in the other test
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -331,3 +333,97 @@ def test_cli_retry_failed_across_the_cluster(connected: Cluster, sim: Sim, tmp_p
     code, stderr = _ray_cli(connected, *args, "--retry-failed")
     assert code == 3, stderr
     assert sim.stats()["requests"] == 4
+
+
+def _pids(marker: str) -> list[int]:
+    """Live processes whose command line (Ray's process title) holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def _wait_for(condition: object, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+def _unsaved(concurrency: int, latency: float) -> int:
+    """What one killed actor can have been billed for without recording it: its requests
+    in flight, and the answers of the last 0.5 s (the writer commits every 0.5 s)."""
+    return concurrency + math.ceil(concurrency * 0.5 / latency)
+
+
+def _unique(rows: int) -> pl.DataFrame:
+    """Texts that occur once each: every request is one unit, no dedupe between blocks."""
+    return pl.DataFrame(
+        {"id": range(rows), "text": [f"Crash line {i} of {rows}" for i in range(rows)]}
+    )
+
+
+def test_killing_a_worker_resends_only_that_blocks_unfinished_units(
+    connected: Cluster, sim_factory: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL of a block translator mid-run: Ray restarts it and retries its block, which
+    sends only the units its shard had not recorded; every cell ends translated."""
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
+    slow = sim_factory("--latency", "0.3")  # type: ignore[operator]
+    table, concurrency = _unique(240), 4
+    options = {"base_url": slow.base_url, "pack": "off", "to": ["de"], "cache": False}
+    options |= {"concurrency": concurrency}
+    ds = translate_dataset(_blocks(table, 60), state=tmp_path / "s", actors=2, **options)
+    done: list[pl.DataFrame] = []
+    collector = threading.Thread(target=lambda: done.append(_collect(ds)))
+    collector.start()
+    _wait_for(lambda: slow.stats()["requests"] >= 40, "40 requests")
+    victims = _pids("_Blocks")
+    assert victims, "no block translator process found"
+    os.kill(victims[0], signal.SIGKILL)
+    collector.join(timeout=300)
+    assert done, "the run did not finish after the kill"
+    out = done[0]
+    assert out["text_de"].null_count() == 0 and out["mt_error"].null_count() == len(out)
+    assert out.sort("id")["id"].to_list() == list(range(240))  # 0 lost, none twice
+    sent = slow.stats()["requests"]
+    assert 240 <= sent <= 240 + _unsaved(concurrency, 0.3), sent  # paid twice: its in-flight
+
+
+def test_killing_the_driver_resends_at_most_the_in_flight(
+    connected: Cluster, sim_factory: object, tmp_path: Path
+) -> None:
+    """kill -9 of ``mtpipe translate --engine ray`` mid-run: no output appears; the re-run
+    sends what was not recorded, so at most the requests in flight are paid twice."""
+    slow = sim_factory("--latency", "0.3")  # type: ignore[operator]
+    parts = _parts(tmp_path / "parts", _unique(240), 60)
+    actors, concurrency = 2, 4
+    base = [str(parts), "-o", str(tmp_path / "out.csv"), "--to", "de", "--pack", "off"]
+    base += ["--base-url", slow.base_url, "--no-cache", "--actors", str(actors)]
+    base += ["--concurrency", str(concurrency)]
+    args = ["translate", *base, "--engine", "ray", "--ray-address", connected.address]
+    env = mtpipe_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=connected.token)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: slow.stats()["requests"] >= 60, "60 requests")
+    finally:
+        driver.kill()
+        driver.wait()
+    assert not (tmp_path / "out.csv").exists()  # atomic: nothing partial
+    _wait_for(lambda: not _pids("_Blocks"), "the dead driver's actors to end")
+    first = slow.stats()["requests"]
+    code, stderr = _ray_cli(connected, *base)
+    assert code == 0, stderr
+    out = pl.read_csv(tmp_path / "out.csv")
+    assert out["id"].to_list() == list(range(240)) and out["text_de"].null_count() == 0
+    sent = slow.stats()["requests"]
+    assert 240 <= sent <= 240 + actors * _unsaved(concurrency, 0.3), (first, sent)
