@@ -54,7 +54,7 @@ LAYERS = {
 
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
-    "ray": {"__init__", "dataset", "engine", "quota"},
+    "ray": {"__init__", "dataset", "engine", "owners", "quota"},
     "sim": {"__init__", "__main__", "server", "api", "pseudo", "packs"},
     "formats": {
         "__init__",

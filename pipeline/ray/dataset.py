@@ -5,7 +5,10 @@
           engine's own path: key -> plan -> translate -> store -> merge)
 
 The job is built and checked on the driver (``build_job``, as the command
-line does), then shipped to the actors.  Each actor holds one result shard
+line does), then shipped to the actors without the API key (each worker reads
+its own).  The cluster's pacing and budget stores are named actors
+(``quota.py``); which block shows a unit's usage is in ``owners.sqlite``
+(``owners.py``).  Each actor holds one result shard
 under ``state`` (``shard-K.sqlite``, K the first slot no live actor holds),
 so a later run over the same ``state`` finds what its slot paid for, and a
 shard has one writer at a time.
@@ -39,6 +42,7 @@ from ..quota import QuotaStore
 from ..report import Events
 from ..runlock import RunLock
 from ..store import done_status
+from .owners import Owners
 from .quota import cluster_store, pacing_name
 
 __all__ = ["translate_dataset", "translate_job"]
@@ -98,8 +102,7 @@ def translate_job(
         failed_out=None,
         progress=False,
     )
-    ledger = _Ledger.options(name=f"mtpipe-ledger-{uuid.uuid4().hex}").remote()  # type: ignore[attr-defined]
-    shipped = {"job": block_job, "ledger": ledger, "key_file": key_file}
+    shipped: dict[str, Any] = {"job": block_job, "key_file": key_file}
     shipped |= {"state": str(state.resolve()), "stores": _stores(job)}
     return ds.map_batches(
         _Blocks,
@@ -109,20 +112,6 @@ def translate_job(
         # one block at a time per actor: a block queued behind a busy actor waits idle
         compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
     )
-
-
-@ray.remote(num_cpus=0)
-class _Ledger:
-    """Which block of the run shows each unit's billed usage: the first to claim it.
-
-    A block is named by a digest of its rows, so a retried block (a worker killed
-    mid-run) claims its own units again and shows their usage once, as before."""
-
-    def __init__(self) -> None:
-        self._owner: dict[str, str] = {}
-
-    def claim(self, block: str, keys: list[str]) -> list[bool]:
-        return [self._owner.setdefault(key, block) == block for key in keys]
 
 
 def _stores(job: Job) -> Stores:
@@ -155,13 +144,12 @@ class _Blocks:
         *,
         job: Job,
         state: str,
-        ledger: Any,
         stores: Stores,
         key_file: str | Path | None,
     ) -> None:
         self._job = dataclasses.replace(job, api_key=_worker_key(job, key_file))
         self._stores = stores
-        self._ledger = ledger
+        self._owners = Owners(Path(state))
         self._slot, self._shard = _claim_slot(Path(state))
 
     def __call__(self, block: pa.Table) -> pa.Table:
@@ -180,8 +168,7 @@ class _Blocks:
             block_id = hashlib.blake2b(frame.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()
 
             def owns(keys: pl.Series) -> pl.Series:
-                claimed = ray.get(self._ledger.claim.remote(block_id, keys.to_list()))
-                return pl.Series(claimed, dtype=pl.Boolean)
+                return pl.Series(self._owners.claim(block_id, keys.to_list()), dtype=pl.Boolean)
 
             with endpoint.serving(job) as served:
                 events = Events(bar=False, stream=io.StringIO())
