@@ -23,13 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import polars as pl
 
 from bench.__main__ import PACK_OFF, Figure, run_child, start_sim, translate_argv, write_cells
 
 LATENCY = 0.1
-CELLS = 2000
+CELLS = 1000
 CONCURRENCY = 16
 RPM, QUOTA_CELLS, QUOTA_LATENCY = 600, 600, 0.2
 
@@ -96,6 +97,7 @@ def ray_scenario(tmp: Path, cells: int = CELLS) -> list[Figure]:
         figures.append(
             Figure(name, "Ray start-up", round(time.perf_counter() - started, 1), "s", "")
         )
+        figures.append(Figure(name, "QuotaStore actor call", _store_call(), "ms", "round trip"))
         for actors in (1, 2, 4):
             wall = _through_ray(table, base, actors, tmp / f"state{actors}")
             figures.append(
@@ -106,6 +108,22 @@ def ray_scenario(tmp: Path, cells: int = CELLS) -> list[Figure]:
     figures += _quota(tmp)
     ray.shutdown()
     return figures
+
+
+def _store_call(calls: int = 500) -> float:
+    """Milliseconds per call of the cluster's QuotaStore actor (reserve, one at a time)."""
+    from pipeline.quota import Booking, Quota
+    from pipeline.ray.quota import cluster_store
+
+    store = cluster_store("mtpipe-bench-calls")
+
+    async def calls_in_a_row() -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            await store.reserve(Booking(time.time(), 10, Quota(rpm=1e9)))
+        return time.perf_counter() - started
+
+    return round(1000 * anyio.run(calls_in_a_row) / calls, 3)
 
 
 def _quota(tmp: Path) -> list[Figure]:
