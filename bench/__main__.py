@@ -259,6 +259,16 @@ def _packing(tmp: Path) -> list[Figure]:
     return packing(tmp)
 
 
+def _ray(tmp: Path) -> list[Figure]:
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        return [Figure("ray", "skipped", 0, "", "pip install 'mtpipe[ray]'")]
+    from bench.ray import ray_scenario  # imports this module: import it late
+
+    return ray_scenario(tmp)
+
+
 SCENARIOS: dict[str, Callable[[Path], list[Figure]]] = {
     "throughput": throughput,
     "ceiling": _ceiling,
@@ -268,6 +278,7 @@ SCENARIOS: dict[str, Callable[[Path], list[Figure]]] = {
     "startup": startup,
     "quota": _quota,
     "packing": _packing,
+    "ray": _ray,
 }
 
 

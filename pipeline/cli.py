@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import gc
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -274,6 +275,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _execute(values: dict[str, Any], *, name: str = "") -> int:
+    if values.get("engine") == "ray":
+        return _ray_engine(values, name)
     gc.disable()  # the heavy imports (polars, aiohttp) make long-lived objects only:
     try:  # collecting while they load costs a tenth of the start-up
         # aiohttp's import spends ~40 ms loading the CA store in C code that releases
@@ -291,6 +294,16 @@ def _execute(values: dict[str, Any], *, name: str = "") -> int:
         with endpoint.serving(job) as served:
             return catalogs.run(served, handle_signals=True, events=events).exit_code
     return endpoint.run(job, handle_signals=True, events=events).exit_code
+
+
+def _ray_engine(values: dict[str, Any], name: str) -> int:
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError("--engine ray needs Ray: pip install 'mtpipe[ray]'")
+    from .ray.engine import run_job
+
+    job = build_job(values, env=os.environ)
+    job = dataclasses.replace(job, name=name) if name else job
+    return run_job(job, key_file=values.get("api_key_file"))
 
 
 def _import_quietly(name: str) -> None:

@@ -208,6 +208,9 @@ class Job:
     rejects: Path | None = None
     cache: Path | None = None  # the translation cache shared across outputs; None: off
     overwrite: bool = False  # catalogs: re-send entries an existing target already translates
+    engine: str = "local"  # local | ray (pipeline/ray/engine.py)
+    ray_address: str | None = None  # auto | HOST:PORT; None: Ray's default
+    actors: int = 2  # --engine ray: block translators at once
 
 
 # Request parameters that change the translation are part of the unit key; the

@@ -95,7 +95,7 @@ _AS_GIVEN = (
     "concurrency", "timeout", "max_attempts", "chunk_chars", "pack_segments", "pack_tokens",
     "retry_failed", "escape_formulas", "progress", "max_cost", "log_format",
     "progress_seconds", "qa", "layout", "skip_bad_lines", "rpm", "tpm", "shared_quota",
-    "overwrite",
+    "overwrite", "engine", "ray_address", "actors",
 )  # fmt: skip
 
 

@@ -83,6 +83,12 @@ OPTIONS: tuple[Option, ...] = (
        "once per model and settings (default: $XDG_CACHE_HOME/mtpipe/cache.sqlite, "
        "~/.cache when unset; job key: a path, or false)", off="--no-cache",
        off_help="do not read or fill the translation cache (job key: cache = false)"),
+    _P("engine", "str", "local: this process; ray: a Ray cluster (the ray extra; INPUT may be "
+       "a folder of part files or a glob) (default local)", "local", ("local", "ray")),
+    _P("ray_address", "str", "--engine ray: the cluster, auto or HOST:PORT (default: Ray's own: "
+       "$RAY_ADDRESS or a local instance)"),
+    _P("actors", "int", "--engine ray: block translators running at once (default 2)", 2,
+       minimum=1),
     _P("base_url", "str", f"API base URL (default: $ROUTESCOPE_BASE_URL or {DEFAULT_BASE_URL})"),
     _P("api_key_file", "path", "read the API key from this file (default: $ROUTESCOPE_API_KEY)"),
     _P("sim", "bool", "use the built-in offline simulator", False),

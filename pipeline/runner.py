@@ -27,6 +27,7 @@ from .keying import key, pack_sizer
 from .merge import NOT_TRANSLATED
 from .output import Owns, write_outputs
 from .pending import Peers, adopt, count, open_stores
+from .quota import QuotaStore
 from .report import Events, Report, estimate_figures, write_report
 from .runlock import RunLock
 from .specs import ReadSpec, Specs, WriteSpec
@@ -43,12 +44,16 @@ class _Hooks:
     ``owns``: for a table that is one block of a dataset, which units' billed usage its
     token columns show; by default every unit's, on its first row.  ``peers``: the
     results other stores already hold for these keys (the other shards), copied into
-    this run's store before it counts what to send."""
+    this run's store before it counts what to send.  ``quota``, ``budget``: where the
+    pacer's and the budget's state live when other processes share them (the Ray
+    engine's cluster actor); by default chosen from the specs."""
 
     handle_signals: bool
     events: Events
     owns: Owns | None = None
     peers: Peers | None = None
+    quota: QuotaStore | None = None
+    budget: QuotaStore | None = None
 
 
 def run(
@@ -58,10 +63,13 @@ def run(
     events: Events | None = None,
     owns: Owns | None = None,
     peers: Peers | None = None,
+    quota: QuotaStore | None = None,
+    budget: QuotaStore | None = None,
 ) -> Report:
     """Run ``job`` to the end and return its report (also written to ``job.report``)."""
     specs = Specs.of(job)
-    hooks = _Hooks(handle_signals, events or Events(bar=specs.ui.progress), owns, peers)
+    shown = events or Events(bar=specs.ui.progress)
+    hooks = _Hooks(handle_signals, shown, owns, peers, quota, budget)
     with _few_collections():
         return anyio.run(_run, specs, hooks, backend_options={"use_uvloop": _has_uvloop()})
 
@@ -86,6 +94,7 @@ async def _run(specs: Specs, hooks: _Hooks) -> Report:
                 store=stores.results(spec.qa), stored=stored, sizer=sizer,
                 events=hooks.events, total=counted.to_translate,
                 progress_seconds=specs.ui.progress_seconds, handle_signals=hooks.handle_signals,
+                quota_store=hooks.quota, budget_store=hooks.budget,
             )  # fmt: skip
         written = write_outputs(
             specs.write, table, keyed.plan, stores.checkpoint, keyed.terms_for,

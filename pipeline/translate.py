@@ -32,6 +32,7 @@ from .errors import ProviderConfigError
 from .models import Outcome, Request, Result, Settings, Status, Usage
 from .pacing import Pacer
 from .packsize import PackSizer
+from .quota import QuotaStore
 from .quotafile import FileQuotaStore
 from .report import Events
 from .review import Reviewer
@@ -59,15 +60,20 @@ async def translate(
     sizer: PackSizer | None = None,
     progress_seconds: float = 10.0,
     handle_signals: bool = False,
+    quota_store: QuotaStore | None = None,
+    budget_store: QuotaStore | None = None,
 ) -> Sent:
     """Send ``requests`` (``total`` cells) and record their unit results in ``store``.
 
     ``stored``: the finished pieces of long units, joined with the new ones;
-    ``sizer``: the per-language pack size that review adapts (--pack auto)."""
+    ``sizer``: the per-language pack size that review adapts (--pack auto);
+    ``quota_store``, ``budget_store``: where the pacer's and the budget's state live when
+    other processes share them (the Ray engine's cluster actor); else from ``limits``."""
     review = Reviewer(settings, chunking=spec.chunking, qa_mode=spec.qa, stored=stored, sizer=sizer)
-    stage = _Stage(review, Budget(limits.max_cost, limits.model, prices=limits.prices), events)
+    budget = Budget(limits.max_cost, limits.model, prices=limits.prices, store=budget_store)
+    stage = _Stage(review, budget, events)
     sending = anyio.CancelScope()  # what a second signal cancels: never the writer
-    stage.pacer = _pacer(limits)
+    stage.pacer = _pacer(limits, quota_store)
     async with _connected(send, stage.pacer) as stage.client, anyio.create_task_group() as watching:
         if handle_signals:  # from before the first request until the last result is committed
             watching.start_soon(_watch_signals, stage.stopping, sending)
@@ -177,11 +183,12 @@ async def _connected(send: SendSpec, pacer: Pacer | None) -> AsyncIterator[Clien
         )
 
 
-def _pacer(limits: LimitsSpec) -> Pacer | None:
+def _pacer(limits: LimitsSpec, store: QuotaStore | None) -> Pacer | None:
     """Pacing only when a quota is given: unpaced runs start at full concurrency."""
     if limits.quota is None:
         return None
-    store = FileQuotaStore(limits.shared) if limits.shared is not None else None
+    if store is None and limits.shared is not None:
+        store = FileQuotaStore(limits.shared)
     return Pacer(limits.quota, store=store)
 
 

@@ -55,18 +55,18 @@ LAYERS = {
     "catalogframe": 3,  # a catalog target's messages as cells, the run's output as Targets
     "catalogs": 7,  # a localization catalog through the runner, a run per target language
     "frame": 8,  # translate_frame: a DataFrame through the same run, for notebooks
-    "cli": 8,
+    "cli": 9,  # over ray (--engine ray), imported only when asked for
     "ray": 8,  # the Ray engine (the ray extra): translate_dataset over the per-block path
-    "__main__": 9,
+    "__main__": 10,
     "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
     "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
-    "__init__": 9,  # the public facade: exports from every layer, imported on first use
+    "__init__": 10,  # the public facade: exports from every layer, imported on first use
 }
 
 
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
-    "ray": {"__init__", "dataset"},
+    "ray": {"__init__", "dataset", "engine", "owners", "quota"},
     "quota": {"__init__", "values", "rules", "memory"},
     "sim": {
         "__init__",

@@ -9,12 +9,14 @@ traffic stays on loopback; the simulator is a real process, as in the other test
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,15 +31,17 @@ TOKEN = os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 os.environ["RAY_AUTH_MODE"] = "token"
 ray = pytest.importorskip("ray")
 
-from conftest import ROOT, Sim  # noqa: E402
+from conftest import ROOT, Sim, corpus, mtpipe, mtpipe_env  # noqa: E402
 
 from pipeline import translate_frame  # noqa: E402
+from pipeline.config import cost_usd  # noqa: E402
 from pipeline.ray import translate_dataset  # noqa: E402
 
 # Ray's own deprecation notices about its own settings (raised inside ray.data)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
 
 HEAD, WORKER = "127.0.0.2", "127.0.0.3"
+NODE_KEY = "sk-node-" + secrets.token_hex(8)  # the key the nodes hold; never shipped by the driver
 START_SECONDS = 90  # how long a node may take to come up before the fixture gives up
 
 
@@ -46,6 +50,7 @@ class Cluster:
     address: str
     token: str
     nodes: tuple[subprocess.Popen[bytes], ...]
+    folder: Path  # the nodes' logs and session files
 
 
 def _free_port(host: str) -> int:
@@ -97,7 +102,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     token = TOKEN
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "ROUTESCOPE_"))}
     env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "PYTHONPATH": str(ROOT)}
-    env |= {"RAY_USAGE_STATS_ENABLED": "0"}
+    env |= {"RAY_USAGE_STATS_ENABLED": "0", "ROUTESCOPE_API_KEY": NODE_KEY}
     port = _free_port(HEAD)
     common = ["--num-cpus", "2", "--object-store-memory", str(100 * 1024**2)]
     nodes: list[subprocess.Popen[bytes]] = []
@@ -109,7 +114,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         _wait_listening(HEAD, port, nodes[0], head_log)
         worker_args = ["--address", f"{HEAD}:{port}", "--node-ip-address", WORKER]
         nodes.append(_node([*worker_args, *common], env, folder / "worker.log"))
-        yield Cluster(f"{HEAD}:{port}", token, tuple(nodes))
+        yield Cluster(f"{HEAD}:{port}", token, tuple(nodes), folder)
     finally:
         for node in reversed(nodes):
             _stop(node)
@@ -199,3 +204,226 @@ def test_a_local_run_never_imports_ray(sim: Sim, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def _blocks(table: pl.DataFrame, size: int) -> object:
+    return ray.data.from_arrow(
+        [table.slice(i, size).to_arrow() for i in range(0, len(table), size)]
+    )
+
+
+def test_one_quota_for_every_actor(
+    connected: Cluster, sim_factory: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 actors on 2 nodes pace through one cluster store: a simulator limited to 600 a
+    minute, with its per-second and burst limits, answers fewer than 1% of them 429."""
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
+    limited = sim_factory("--rpm", "600", "--burst", "--latency", "0.2")  # type: ignore[operator]
+    table = pl.DataFrame({"id": range(240), "text": [f"Quota line {i}" for i in range(240)]})
+    options = {"base_url": limited.base_url, "pack": "off", "to": ["de"], "cache": False}
+    options |= {"rpm": 600, "concurrency": 8}
+    out = _collect(translate_dataset(_blocks(table, 30), state=tmp_path / "s", actors=4, **options))
+    stats = limited.stats()
+    throttled = sum(stats["throttled"].values())
+    assert out["mt_error"].null_count() == 240 and out["text_de"].null_count() == 0
+    assert stats["requests"] - throttled == 240
+    assert throttled < 0.01 * stats["requests"], stats["throttled"]
+
+
+def test_max_cost_holds_across_the_cluster(
+    connected: Cluster, sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--max-cost is one budget for every actor: what all blocks were billed stays within
+    it, the rest is left unsent with mt_error 'budget'."""
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
+    texts = [r["text"] for r in corpus("news.jsonl", 40)]
+    table = pl.DataFrame({"id": range(40), "text": texts})
+    limit = 0.0004
+    options = {"base_url": sim.base_url, "pack": "off", "to": ["de"], "cache": False}
+    options |= {"max_cost": limit, "concurrency": 1}
+    out = _collect(translate_dataset(_blocks(table, 10), state=tmp_path / "s", actors=4, **options))
+    cost = cost_usd(
+        "qwen-mt-turbo", out["mt_prompt_tokens"].sum(), out["mt_completion_tokens"].sum()
+    )
+    translated = out["text_de"].drop_nulls().len()
+    assert 0 < translated < 40
+    assert 0 < cost <= limit
+    assert set(out["mt_error"].drop_nulls()) == {"text_de: budget"}
+
+
+def _ray_cli(cluster: Cluster, *args: str | Path, token: str | None = None) -> tuple[int, str]:
+    """``mtpipe translate ARGS --engine ray`` as a real process, the cluster's driver."""
+    env = mtpipe_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token or cluster.token)
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    run = mtpipe(
+        "translate", *args, "--engine", "ray", "--ray-address", cluster.address,
+        env=env, timeout=300,
+    )  # fmt: skip
+    return run.code, run.stderr
+
+
+def _parts(folder: Path, table: pl.DataFrame, size: int) -> Path:
+    folder.mkdir()
+    for i in range(0, len(table), size):
+        table.slice(i, size).write_csv(folder / f"part-{i // size:03d}.csv")
+    return folder
+
+
+def test_cli_engine_ray_matches_the_local_engine(
+    connected: Cluster, sim: Sim, tmp_path: Path
+) -> None:
+    """A folder of CSV parts -> one CSV in input order, the local engine's rows and columns;
+    a glob of Parquet parts -> a folder of Parquet parts.  The API key the driver holds
+    never reaches the cluster: the workers use their own, and no log of Ray names either."""
+    table = _table(90).drop("body")
+    parts = _parts(tmp_path / "parts", table, 30)
+    table.write_csv(tmp_path / "all.csv")
+    common = ("--to", "de", "--column", "title", "--base-url", sim.base_url, "--pack", "off")
+    common += ("--no-cache",)
+    local = mtpipe("translate", tmp_path / "all.csv", "-o", tmp_path / "local.csv", *common)
+    assert local.code == 0, local.stderr
+    code, stderr = _ray_cli(connected, parts, "-o", tmp_path / "ray.csv", "--actors", "2", *common)
+    assert code == 0, stderr
+    expected = pl.read_csv(tmp_path / "local.csv", infer_schema=False)
+    got = pl.read_csv(tmp_path / "ray.csv", infer_schema=False)
+    tokens = ["mt_prompt_tokens", "mt_completion_tokens"]
+    assert got.drop(tokens).equals(expected.drop(tokens))  # same rows, same order
+    assert all(got[c].cast(int).sum() >= expected[c].cast(int).sum() > 0 for c in tokens)
+    for i, part in enumerate(sorted(parts.iterdir())):
+        pl.read_csv(part).write_parquet(tmp_path / f"p{i}.parquet")
+    glob = str(tmp_path / "p*.parquet")
+    code, stderr = _ray_cli(connected, glob, "-o", tmp_path / "out.parquet", *common)
+    assert code == 0, stderr
+    written = sorted((tmp_path / "out.parquet").glob("*.parquet"))
+    assert len(written) >= 1 and not list(tmp_path.glob(".out.parquet*"))  # no temp left
+    back = pl.read_parquet(written).sort("id")
+    assert back["title_de"].to_list() == expected["title_de"].to_list()
+    for log in connected.folder.rglob("*"):
+        if log.is_file() and not log.is_socket():
+            data = log.read_bytes()
+            assert b"sk-test-key" not in data and NODE_KEY.encode() not in data, log
+
+
+def test_cli_refused_token_names_the_variable(connected: Cluster, tmp_path: Path) -> None:
+    """A wrong token: one line naming RAY_AUTH_TOKEN, never a token's value; exit 2."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,Hello\n", encoding="utf-8")
+    wrong = secrets.token_hex(32)
+    code, stderr = _ray_cli(connected, source, "--to", "de", "--sim", token=wrong)
+    assert code == 2, stderr
+    assert "RAY_AUTH_TOKEN" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert wrong not in stderr and connected.token not in stderr
+    assert not (tmp_path / "in.translated.csv").exists()
+
+
+def test_cli_retry_failed_across_the_cluster(connected: Cluster, sim: Sim, tmp_path: Path) -> None:
+    """A failed cell stays failed on a re-run (nothing sent, whichever actor's shard holds
+    it); with --retry-failed it is sent again, once."""
+    texts = [f"Row {i}" if i % 10 else f"Row {i} [[sim:moderation]]" for i in range(40)]
+    parts = _parts(tmp_path / "parts", pl.DataFrame({"id": range(40), "text": texts}), 10)
+    args = (parts, "-o", tmp_path / "out.csv", "--to", "de", "--base-url", sim.base_url)
+    args += ("--pack", "off", "--no-cache", "--actors", "2")
+    sim.reset()
+    code, stderr = _ray_cli(connected, *args)
+    assert code == 3, stderr
+    assert pl.read_csv(tmp_path / "out.csv")["mt_error"].drop_nulls().len() == 4
+    sim.reset()
+    code, stderr = _ray_cli(connected, *args)
+    assert code == 3 and sim.stats()["requests"] == 0, stderr
+    code, stderr = _ray_cli(connected, *args, "--retry-failed")
+    assert code == 3, stderr
+    assert sim.stats()["requests"] == 4
+
+
+def _pids(marker: str) -> list[int]:
+    """Live processes whose command line (Ray's process title) holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def _wait_for(condition: object, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+def _unsaved(concurrency: int, latency: float) -> int:
+    """What one killed actor can have been billed for without recording it: its requests
+    in flight, and the answers of the last 0.5 s (the writer commits every 0.5 s)."""
+    return concurrency + math.ceil(concurrency * 0.5 / latency)
+
+
+def _unique(rows: int) -> pl.DataFrame:
+    """Texts that occur once each: every request is one unit, no dedupe between blocks."""
+    return pl.DataFrame(
+        {"id": range(rows), "text": [f"Crash line {i} of {rows}" for i in range(rows)]}
+    )
+
+
+def test_killing_a_worker_resends_only_that_blocks_unfinished_units(
+    connected: Cluster, sim_factory: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL of a block translator mid-run: Ray restarts it and retries its block, which
+    sends only the units its shard had not recorded; every cell ends translated."""
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
+    slow = sim_factory("--latency", "0.3")  # type: ignore[operator]
+    table, concurrency = _unique(240), 4
+    options = {"base_url": slow.base_url, "pack": "off", "to": ["de"], "cache": False}
+    options |= {"concurrency": concurrency}
+    ds = translate_dataset(_blocks(table, 60), state=tmp_path / "s", actors=2, **options)
+    done: list[pl.DataFrame] = []
+    collector = threading.Thread(target=lambda: done.append(_collect(ds)))
+    collector.start()
+    _wait_for(lambda: slow.stats()["requests"] >= 40, "40 requests")
+    victims = _pids("_Blocks")
+    assert victims, "no block translator process found"
+    os.kill(victims[0], signal.SIGKILL)
+    collector.join(timeout=300)
+    assert done, "the run did not finish after the kill"
+    out = done[0]
+    assert out["text_de"].null_count() == 0 and out["mt_error"].null_count() == len(out)
+    assert out.sort("id")["id"].to_list() == list(range(240))  # 0 lost, none twice
+    sent = slow.stats()["requests"]
+    assert 240 <= sent <= 240 + _unsaved(concurrency, 0.3), sent  # paid twice: its in-flight
+
+
+def test_killing_the_driver_resends_at_most_the_in_flight(
+    connected: Cluster, sim_factory: object, tmp_path: Path
+) -> None:
+    """kill -9 of ``mtpipe translate --engine ray`` mid-run: no output appears; the re-run
+    sends what was not recorded, so at most the requests in flight are paid twice."""
+    slow = sim_factory("--latency", "0.3")  # type: ignore[operator]
+    parts = _parts(tmp_path / "parts", _unique(240), 60)
+    actors, concurrency = 2, 4
+    base = [str(parts), "-o", str(tmp_path / "out.csv"), "--to", "de", "--pack", "off"]
+    base += ["--base-url", slow.base_url, "--no-cache", "--actors", str(actors)]
+    base += ["--concurrency", str(concurrency)]
+    args = ["translate", *base, "--engine", "ray", "--ray-address", connected.address]
+    env = mtpipe_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=connected.token)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: slow.stats()["requests"] >= 60, "60 requests")
+    finally:
+        driver.kill()
+        driver.wait()
+    assert not (tmp_path / "out.csv").exists()  # atomic: nothing partial
+    _wait_for(lambda: not _pids("_Blocks"), "the dead driver's actors to end")
+    first = slow.stats()["requests"]
+    code, stderr = _ray_cli(connected, *base)
+    assert code == 0, stderr
+    out = pl.read_csv(tmp_path / "out.csv")
+    assert out["id"].to_list() == list(range(240)) and out["text_de"].null_count() == 0
+    sent = slow.stats()["requests"]
+    assert 240 <= sent <= 240 + actors * _unsaved(concurrency, 0.3), (first, sent)

@@ -5,7 +5,10 @@
           engine's own path: key -> plan -> translate -> store -> merge)
 
 The job is built and checked on the driver (``build_job``, as the command
-line does), then shipped to the actors.  Each actor holds one result shard
+line does), then shipped to the actors without the API key (each worker reads
+its own).  The cluster's pacing and budget stores are named actors
+(``quota.py``); which block shows a unit's usage is in ``owners.sqlite``
+(``owners.py``).  Each actor holds one result shard
 under ``state`` (``shard-K.sqlite``, K the first slot no live actor holds),
 so a later run over the same ``state`` finds what its slot paid for, and a
 shard has one writer at a time.
@@ -18,6 +21,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -33,14 +37,19 @@ from ..checkpoint import Checkpoint
 from ..config import Job
 from ..errors import LockedError, UsageError
 from ..models import Result, Status, Usage
-from ..options import build_job
+from ..options import _api_key, build_job
+from ..quota import QuotaStore
 from ..report import Events
 from ..runlock import RunLock
+from ..store import done_status
+from .owners import Owners
+from .quota import cluster_store, pacing_name
 
-__all__ = ["translate_dataset"]
+__all__ = ["translate_dataset", "translate_job"]
 
 _NOT_HERE = ("input", "output", "input_format", "output_format", "checkpoint", "report")
 _BLOCK = "block.parquet"
+Stores = tuple[QuotaStore | None, QuotaStore | None]  # (pacing, budget): shared by the actors
 
 
 def translate_dataset(
@@ -70,37 +79,77 @@ def translate_dataset(
     values = {"input": _BLOCK, "output": f"out-{_BLOCK}", "to": to, "progress": False}
     values |= {"columns": [columns] if isinstance(columns, str) else list(columns)}
     job = build_job(values | options, env=os.environ)
-    ledger = _Ledger.options(name=f"mtpipe-ledger-{uuid.uuid4().hex}").remote()  # type: ignore[attr-defined]
+    return translate_job(ds, job, state=folder, actors=actors, key_file=options.get("api_key_file"))
+
+
+def translate_job(
+    ds: ray.data.Dataset,
+    job: Job,
+    *,
+    state: Path,
+    actors: int,
+    key_file: str | Path | None = None,
+) -> ray.data.Dataset:
+    """``ds`` through ``job`` (checked on the driver; its input and output are the blocks'):
+    the stage ``translate_dataset`` and ``--engine ray`` add."""
+    block_job = dataclasses.replace(
+        job,
+        api_key=None,  # each worker reads its own: never in the pickled job nor Ray's task args
+        input_format=None,
+        output_format=None,
+        delimiter=None,
+        encoding=None,
+        failed_out=None,
+        progress=False,
+    )
+    shipped: dict[str, Any] = {"job": block_job, "key_file": key_file}
+    shipped |= {"state": str(state.resolve()), "stores": _stores(job)}
     return ds.map_batches(
         _Blocks,
         batch_size=None,  # one whole block per call: the block is the unit of retry
         batch_format="pyarrow",
-        fn_constructor_kwargs={"job": job, "state": str(folder.resolve()), "ledger": ledger},
+        fn_constructor_kwargs=shipped,
         # one block at a time per actor: a block queued behind a busy actor waits idle
         compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
     )
 
 
-@ray.remote(num_cpus=0)
-class _Ledger:
-    """Which block of the run shows each unit's billed usage: the first to claim it.
+def _stores(job: Job) -> Stores:
+    """The cluster's pacing store (one per key and model) and this run's budget store."""
+    pacing = None
+    if job.rpm is not None or job.tpm is not None:
+        pacing = cluster_store(pacing_name(job.base_url, job.model, job.api_key))
+    budget = None
+    if job.max_cost is not None:
+        budget = cluster_store(f"mtpipe-budget-{uuid.uuid4().hex}")
+    return pacing, budget
 
-    A block is named by a digest of its rows, so a retried block (a worker killed
-    mid-run) claims its own units again and shows their usage once, as before."""
 
-    def __init__(self) -> None:
-        self._owner: dict[str, str] = {}
-
-    def claim(self, block: str, keys: list[str]) -> list[bool]:
-        return [self._owner.setdefault(key, block) == block for key in keys]
+def _worker_key(job: Job, key_file: str | Path | None) -> str | None:
+    """The API key as this worker reads it: from its own environment (or ``key_file``), so
+    it never travels in the pickled job nor shows in Ray's task arguments or logs."""
+    if job.sim:
+        return None
+    try:
+        return _api_key(Path(key_file) if key_file else None, os.environ, sim=False)
+    except UsageError as exc:
+        raise UsageError(f"on Ray worker {socket.gethostname()}: {exc}") from None
 
 
 class _Blocks:
     """One actor: translates each block it is handed through the local engine."""
 
-    def __init__(self, *, job: Job, state: str, ledger: Any) -> None:
-        self._job = job
-        self._ledger = ledger
+    def __init__(
+        self,
+        *,
+        job: Job,
+        state: str,
+        stores: Stores,
+        key_file: str | Path | None,
+    ) -> None:
+        self._job = dataclasses.replace(job, api_key=_worker_key(job, key_file))
+        self._stores = stores
+        self._owners = Owners(Path(state))
         self._slot, self._shard = _claim_slot(Path(state))
 
     def __call__(self, block: pa.Table) -> pa.Table:
@@ -119,25 +168,36 @@ class _Blocks:
             block_id = hashlib.blake2b(frame.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()
 
             def owns(keys: pl.Series) -> pl.Series:
-                claimed = ray.get(self._ledger.claim.remote(block_id, keys.to_list()))
-                return pl.Series(claimed, dtype=pl.Boolean)
+                return pl.Series(self._owners.claim(block_id, keys.to_list()), dtype=pl.Boolean)
 
             with endpoint.serving(job) as served:
                 events = Events(bar=False, stream=io.StringIO())
-                runner.run(served, events=events, owns=owns, peers=self._peers)
+                pacing, budget = self._stores
+                runner.run(
+                    served, events=events, owns=owns, peers=self._peers, quota=pacing, budget=budget
+                )
             return pl.read_parquet(output).to_arrow()
 
     def _peers(self, keys: pl.Series) -> list[Result]:
-        """The done results that the other shards under ``state`` hold for ``keys``: a unit
-        another actor paid for is not sent again (it was in flight: it may be)."""
-        found: list[Result] = []
+        """What the other shards under ``state`` hold for ``keys`` (none done here): a unit
+        another actor paid for is not sent again (it was in flight: it may be).  Without
+        ``retry_failed`` their failures count too, unless this shard has its own."""
+        wanted = done_status(self._job.retry_failed)
+        with Checkpoint(self._shard) as own:
+            here = own.lookup(keys, columns=("status",))["key"].implode()
+        found: dict[str, Result] = {}
         for shard in sorted(self._shard.parent.glob("shard-*.sqlite")):
             if shard == self._shard:
                 continue
             with Checkpoint(shard, must_exist=True) as peer:
-                done = peer.lookup(keys).filter(pl.col("status") == Status.DONE.value)
-            found += [_result(row, origin=shard.stem) for row in done.iter_rows(named=True)]
-        return found
+                rows = peer.lookup(keys).filter(pl.col("status").is_in(wanted))
+            done = pl.col("status") == Status.DONE.value
+            rows = rows.filter(done | ~pl.col("key").is_in(here))
+            for row in rows.iter_rows(named=True):
+                result = _result(row, origin=shard.stem)
+                if result.status is Status.DONE or row["key"] not in found:
+                    found[row["key"]] = result
+        return list(found.values())
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: the kernel drops it anyway
