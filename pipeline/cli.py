@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError, UsageError
-from .options import OPTIONS, Option, build_job, coerce, load_job_file
+from .flags import add_options, given_values
+from .options import build_job, load_job_file
 
 __all__ = ["main"]
 
@@ -98,49 +99,8 @@ def _add_translate(sub: Any) -> None:
         description="Translate INPUT's text columns into each --to language. "
         "Re-running the same command resumes: finished cells are never requested again.",
     )
-    _add_options(p)
+    add_options(p)
     p.set_defaults(func=_translate)
-
-
-def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
-    """One entry of the options table as a command-line flag (same name as the job key)."""
-    if option.key == "input":
-        parser.add_argument("input", help=option.help)
-        return
-    flags = [f for f in (option.short, option.cli_flag) if f]
-    if option.key == "input_format":
-        flags.append("--input-format")  # the name catalogs' docs use; --format is the same
-    common: dict[str, Any] = {"dest": option.key, "help": option.help, "default": None}
-    if option.kind == "bool":
-        action = "store_false" if option.default else "store_true"
-        parser.add_argument(*flags, action=action, **common)
-    elif option.key in ("columns", "id_columns"):  # repeatable
-        parser.add_argument(*flags, action="append", **common)
-    else:
-        kind = {"int": int, "float": float}.get(option.kind, str)
-        metavar = {"int": "N", "float": "X", "path": "PATH", "list": "LIST"}.get(option.kind)
-        if option.choices:
-            metavar = "|".join(option.choices)
-        parser.add_argument(*flags, type=kind, metavar=metavar or "VALUE", **common)
-    if option.off:
-        parser.add_argument(
-            option.off, dest=option.key, action="store_const", const=False, help=option.off_help
-        )
-
-
-class _RefuseKey(argparse.Action):
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        raise UsageError(
-            "the API key is never taken on the command line (it would show in ps and shell "
-            "history): export ROUTESCOPE_API_KEY=... or pass --api-key-file FILE"
-        )
-
-
-def _add_options(parser: argparse.ArgumentParser) -> None:
-    """Every option of a run, as flags; ``--api-key`` is refused without echoing it."""
-    for option in OPTIONS:
-        _add_option(parser, option)
-    parser.add_argument("--api-key", action=_RefuseKey, help=argparse.SUPPRESS)
 
 
 def _add_run(sub: Any) -> None:
@@ -189,7 +149,7 @@ def _add_estimate(sub: Any) -> None:
         "chunking) and print what it would send, with the cost per model from the price "
         "table. INPUT may be a job file; options override its keys.",
     )
-    _add_options(p)
+    add_options(p)
     p.set_defaults(func=_estimate)
 
 
@@ -222,8 +182,7 @@ def _catalog(values: dict[str, Any]) -> dict[str, Any]:
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     """Values of the options given on the command line; a .toml INPUT is a job file below them."""
-    given = {o: getattr(args, o.key) for o in OPTIONS if getattr(args, o.key) is not None}
-    values = {o.key: coerce(o, v, origin=o.cli_flag) for o, v in given.items()}
+    values = given_values(args)
     if str(values.get("input", "")).endswith(".toml"):
         values = load_job_file(Path(values.pop("input"))) | values
     return values

@@ -48,6 +48,7 @@ LAYERS = {
     "budget": 2,
     "qa": 2,
     "planner": 3,
+    "flags": 3,  # the options table as argparse flags, and the given flags as values
     "worker": 4,
     "translate": 5,  # requests -> results: client, pacing, budget, review, resends
     "runner": 6,
