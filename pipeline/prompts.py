@@ -309,5 +309,6 @@ def _options_messages(
         **(options_extra or {}),
     }
     if note:
-        options["domains"] = f"{options.get('domains', '')}{note}".strip()
+        domain = str(options.get("domains", "")).strip()
+        options["domains"] = f"{domain}{'' if domain.endswith('.') else '.'}{note}".lstrip(". ")
     return {"messages": [{"role": "user", "content": text}], "translation_options": options}

@@ -330,6 +330,8 @@ def test_a_context_is_read_from_the_instruction_and_never_enters_the_text(
     assert job.text == text and job.target == "Russian"
     assert job.context == " ".join(note.split())  # one line: the text after a blank line
     assert job.terms == terms
+    if style == "options":  # the domain stays, the note follows it
+        assert body["translation_options"]["domains"].startswith("UI strings. Context of")
 
 
 def test_no_context_note_without_values_or_with_a_template() -> None:
