@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 
 from . import runner
-from .catalogframe import TEXT, add_report, failed_of, frame_of, translations_of
+from .catalogframe import NOTE, TEXT, add_report, failed_of, frame_of, translations_of
 from .config import Job, Language, cost_usd
 from .errors import InputError, OutputError, UsageError
 from .formats import write_frame
@@ -215,7 +215,8 @@ def _now(fmt: CatalogFormat, target: Target, written: Mapping[Path, bytes]) -> C
 
 def _part(job: Job, target: Target, total: Report, folder: Path) -> Job:
     """The run of one target: its messages as a Parquet table in ``folder``, one language,
-    the catalog's checkpoint and cache, what is left of the budget."""
+    the catalog's checkpoint and cache, what is left of the budget; without a template,
+    each message's ``context`` note is sent with it and keyed."""
     folder.mkdir(parents=True)
     table = folder / "messages.parquet"
     frame_of(target.sent).write_parquet(table)
@@ -230,6 +231,7 @@ def _part(job: Job, target: Target, total: Report, folder: Path) -> Job:
         failed_out=folder / "failed.parquet",
         targets=(target.lang,),
         columns=(TEXT,),
+        context=() if job.template is not None else (NOTE,),
         id_columns=("id",),
         layout="wide",
         max_cost=left,

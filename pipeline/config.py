@@ -170,6 +170,7 @@ class Job:
     source_lang: str = "auto"
     style: str = "prompt"
     template: Path | None = None
+    context: tuple[str, ...] = ()  # without a template: columns sent as a context note, keyed
     params: tuple[tuple[str, Any], ...] = ()  # change the output: part of the key
     extra: tuple[tuple[str, Any], ...] = ()  # max_tokens, stream, user: not part of the key
     input_format: str | None = None

@@ -83,6 +83,11 @@ def _settings(spec: TranslateSpec, table: Table) -> tuple[Settings, tuple[str, .
                 f"{spec.template}: a glossary, memory or domain is given but the template "
                 "has no {requirements} variable to carry it; add {requirements}"
             )
+    elif spec.context:  # the built-in prompt's context note (a catalog run's)
+        missing = [c for c in spec.context if c not in table.frame.columns]
+        if missing:
+            raise UsageError(f"context: {', '.join(missing)} is not a column of the input")
+        context = spec.context
     settings = Settings(
         model=spec.model,
         style=spec.style,
@@ -115,8 +120,15 @@ def _plan(
     contexts = None
     if context:
         values = pl.DataFrame([table.texts(c).fill_null("").alias(c) for c in context])
+        # Without a template a row with no context is text-only (it dedupes and packs).
+        sparse = not settings.template
         contexts = pl.Series(
-            [json.dumps(dict(zip(context, row, strict=True))) for row in values.iter_rows()],
+            [
+                None
+                if sparse and not any(row)
+                else json.dumps(dict(zip(context, row, strict=True)))
+                for row in values.iter_rows()
+            ],
             dtype=pl.String,
         )
     texts = {column: table.texts(column) for column in table.columns}

@@ -91,7 +91,8 @@ class Unit:
     """What is actually translated: one source text into one language.
 
     Many cells share one unit. ``context`` holds the values of the extra
-    template variables (other columns of the row) and is part of the key.
+    template variables (other columns of the row), or without a template a
+    catalog message's context note, and is part of the key.
     """
 
     key: str

@@ -33,11 +33,13 @@ __all__ = [
     "BUILTIN_MT",
     "BUILTIN_MT_AUTO",
     "BUILTIN_VARIABLES",
+    "CONTEXT_NOTE",
     "PACK_RULE",
     "Template",
     "build_body",
     "check_template",
     "context_columns",
+    "context_note",
     "load_template",
     "parse_template",
     "requirements",
@@ -64,6 +66,9 @@ BUILTIN_CHAT_SYSTEM_AUTO = (
 # rule, as sentences (empty when there are none); a custom template that is
 # given a glossary, memory or domain must place it.
 BUILTIN_VARIABLES = frozenset({"text", "source_lang", "target_lang", "requirements"})
+# Without a template, a unit's context values (a catalog's msgctxt, comment, plural form)
+# are this sentence, ahead of the requirements; never inside the text, so it is not translated.
+CONTEXT_NOTE = " Context of the text, not to be translated: {note}."
 PACK_RULE = " Each line starts with its number in brackets, [1], [2] ...: keep every number."
 
 _NO_CONTEXT: Mapping[str, str] = MappingProxyType({})
@@ -236,18 +241,19 @@ def build_body(
     """
     if settings.style not in ("prompt", "options"):
         raise UsageError(f"unknown style {settings.style!r}; use 'prompt' or 'options'")
+    note = "" if settings.template else context_note(context)
     values = {
         **context,
         "text": text,
         "source_lang": settings.source_lang,
         "target_lang": target_lang,
-        "requirements": requirements(settings, terms, packed=packed),
+        "requirements": note + requirements(settings, terms, packed=packed),
     }
     custom = _user_template(settings.template) if settings.template else None
     if model_info(settings.model).family == "chat":
         part = _chat_messages(settings, text, values, custom)
     elif settings.style == "options":
-        part = _options_messages(settings, text, target_lang, terms, options_extra)
+        part = _options_messages(settings, text, target_lang, terms, options_extra, note)
     else:
         auto = settings.source_lang == "auto"
         user = (custom or (_MT_AUTO if auto else _MT)).render(values)
@@ -258,6 +264,13 @@ def build_body(
     if body.get("stream") and "stream_options" not in body:
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def context_note(context: Mapping[str, str]) -> str:
+    """The built-in prompt's sentence for a unit's context values ("" without any): one line
+    (the simulator and the model read the text after the instruction's first blank line)."""
+    note = "; ".join(" ".join(v.split()) for v in context.values() if v.strip())
+    return CONTEXT_NOTE.format(note=note) if note else ""
 
 
 def _chat_messages(
@@ -285,12 +298,17 @@ def _options_messages(
     target_lang: str,
     terms: Sequence[tuple[str, str]],
     options_extra: Mapping[str, Any] | None,
+    note: str,
 ) -> dict[str, Any]:
-    """A qwen-mt model in options style: the text alone, the rest in translation_options."""
+    """A qwen-mt model in options style: the text alone, the rest in translation_options
+    (a context note in ``domains``, the API's only free-text hint)."""
     options = {
         "source_lang": settings.source_lang,
         "target_lang": target_lang,
         **_options(settings, terms),
         **(options_extra or {}),
     }
+    if note:
+        domain = str(options.get("domains", "")).strip()
+        options["domains"] = f"{domain}{'' if domain.endswith('.') else '.'}{note}".lstrip(". ")
     return {"messages": [{"role": "user", "content": text}], "translation_options": options}

@@ -67,6 +67,7 @@ class TranslateSpec:
     source_lang: str
     style: str
     template: Path | None
+    context: tuple[str, ...]  # without a template: columns sent as a context note, keyed
     params: tuple[tuple[str, Any], ...]
     extra: tuple[tuple[str, Any], ...]
     glossary: Path | None
@@ -185,6 +186,7 @@ def _translate(job: Job) -> TranslateSpec:
         source_lang=job.source_lang,
         style=job.style,
         template=job.template,
+        context=job.context,
         params=job.params,
         extra=job.extra,
         glossary=job.glossary,

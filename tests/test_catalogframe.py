@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.catalogframe import CONTEXT, TEXT, frame_of, translations_of
+from pipeline.catalogframe import CONTEXT, NOTE, TEXT, frame_of, note_of, translations_of
 from pipeline.catalogs import layout_root
 from pipeline.formats.catalog import Message, Target
 from pipeline.formats.registry import catalog_for
@@ -40,6 +40,21 @@ def test_every_message_is_one_row_with_its_context_in_columns(found: list[Messag
                 assert row[name] == value
         if m.plural is not None and "plural" not in m.context:
             assert row["plural"] == m.plural
+        assert row[NOTE] == note_of(row) and "\n" not in row[NOTE]
+
+
+def test_the_note_is_what_tells_a_message_apart_and_a_key_alone_is_none() -> None:
+    assert note_of({"key": "menu.save", "references": "a.py:3", "flags": "c-format"}) == ""
+    assert note_of({"msgctxt": "month", "comment": "Calendar\n header", "note": " "}) == (
+        'msgctxt "month"; comment "Calendar header"'
+    )
+    plural = {"description": "Files left", "plural": "few", "count": "2, 3, 4, 22, …"}
+    assert (
+        note_of(plural) == 'description "Files left"; plural form "few", for counts 2, 3, 4, 22, …'
+    )
+    assert note_of({"plural": "other"}) == 'plural form "other"'
+    row = frame_of([Message("a", "May", {"key": "a"}), Message("b#few", "%d", plural="few")])
+    assert row[NOTE].to_list() == ["", 'plural form "few"']
 
 
 def test_translations_are_what_succeeded_and_review_is_a_qa_flag(tmp_path: Path) -> None:

@@ -257,23 +257,72 @@ def test_estimate_and_job_file(
     assert printed["to_translate"] == "0" and printed["kept"] == printed["messages"]
 
 
+PO_CONTEXTS = (
+    'msgid ""\nmsgstr ""\n\nmsgctxt "month"\nmsgid "May"\nmsgstr ""\n\n'
+    'msgctxt "verb"\nmsgid "May"\nmsgstr ""\n\n'
+    'msgid "%d file"\nmsgid_plural "%d files"\nmsgstr[0] ""\nmsgstr[1] ""\n'
+)
+
+
+def test_without_a_template_contexts_are_sent_and_keyed(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    source = tmp_path / "messages.pot"
+    source.write_text(PO_CONTEXTS, encoding="utf-8")
+    out = tmp_path / "out"
+    base = ["translate", str(source), "--to", "ru", "-o", str(out), "--base-url", sim.base_url]
+    base += ["--no-progress", "--no-cache"]
+    sim.reset()
+    assert main(base) == 0  # packing on (auto): a text with a context still goes alone
+    stats = sim.stats()
+    # "May" under two msgctxt: two units; ru one, few and many: three, the few and many
+    # (both msgid_plural) asked separately, each with its own counts
+    assert stats["requests"] == 5
+    assert stats["texts"] == {"May": 2, "%d file": 1, "%d files": 2}
+    assert stats["contexts"] == {
+        'msgctxt "month"': 1,
+        'msgctxt "verb"': 1,
+        'plural form "one", for counts 1, 21, 31, 41, …': 1,
+        'plural form "few", for counts 2, 3, 4, 22, …': 1,
+        'plural form "many", for counts 0, 5, 6, 7, …': 1,
+    }
+    target = (out / "ru.po").read_text(encoding="utf-8")
+    assert "Context" not in target and 'msgctxt "month"\nmsgid' in target
+    assert "fuzzy" not in target  # QA passed: no echo, the note is not in a translation
+    checkpoint = out / ".mtpipe" / "messages.pot.checkpoint.sqlite"
+    assert checkpoint.exists()
+    for again in ([], ["--overwrite"]):  # kept; overwritten: the same keys, all stored
+        sim.reset()
+        assert main([*base, *again]) == 0
+        assert sim.stats()["requests"] == 0
+    assert (out / "ru.po").read_text(encoding="utf-8") == target
+
+
+def test_without_a_context_identical_texts_are_asked_once(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
+    source = tmp_path / "en.json"  # keys alone are not a context
+    source.write_text('{"save": "Save", "menu": {"save": "Save"}, "no": "Cancel"}')
+    out = tmp_path / "out"
+    args = ["translate", str(source), "--to", "de", "-o", str(out), "--base-url", sim.base_url]
+    sim.reset()
+    assert main([*args, "--no-progress", "--no-cache", "--pack", "off"]) == 0
+    stats = sim.stats()
+    assert stats["requests"] == 2 and stats["texts"] == {"Save": 1, "Cancel": 1}
+    assert stats["contexts"] == {}
+    written = json.loads(next(out.rglob("de.json")).read_text(encoding="utf-8"))
+    assert written["save"] == written["menu"]["save"] != "Save"
+
+
 def test_contexts_reach_the_template_and_tell_identical_texts_apart(
     sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
     source = tmp_path / "messages.pot"
-    source.write_text(
-        'msgid ""\nmsgstr ""\n\nmsgctxt "month"\nmsgid "May"\nmsgstr ""\n\n'
-        'msgctxt "verb"\nmsgid "May"\nmsgstr ""\n\n'
-        'msgid "%d file"\nmsgid_plural "%d files"\nmsgstr[0] ""\nmsgstr[1] ""\n',
-        encoding="utf-8",
-    )
+    source.write_text(PO_CONTEXTS, encoding="utf-8")
     base = ["translate", str(source), "--base-url", sim.base_url, "--no-progress", "--no-cache"]
-    sim.reset()
-    assert main([*base, "--to", "ru", "-o", str(tmp_path / "plain"), "--pack", "off"]) == 0
-    # no template: the prompt cannot tell them apart, so "May" is asked once, and the
-    # plural's few/many forms (both from msgid_plural) once
-    assert sim.stats()["requests"] == 3
     template = tmp_path / "t.txt"
     template.write_text(
         "Translate into {target_lang} ({msgctxt}; plural {plural} for counts {count}):\n{text}"
@@ -282,8 +331,10 @@ def test_contexts_reach_the_template_and_tell_identical_texts_apart(
     out = tmp_path / "templated"
     args = [*base, "--to", "ru", "-o", str(out), "--template", str(template), "--pack", "off"]
     assert main(args) == 0
-    texts = sim.stats()["texts"]
-    assert sim.stats()["requests"] == 5  # May twice, each plural form of ru once
+    stats = sim.stats()
+    texts = stats["texts"]
+    assert stats["requests"] == 5  # May twice, each plural form of ru once
+    assert stats["contexts"] == {}  # the template places the context, not the built-in note
     assert any("(month; plural  for counts )" in t for t in texts), texts
     assert any("plural few for counts 2, 3, 4" in t for t in texts), texts
     assert (out / "ru.po").read_text(encoding="utf-8").count('msgstr[2] "') == 1

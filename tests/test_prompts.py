@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.errors import UsageError
 from pipeline.models import Settings
@@ -12,13 +15,16 @@ from pipeline.prompts import (
     BUILTIN_CHAT_SYSTEM,
     BUILTIN_MT,
     BUILTIN_MT_AUTO,
+    CONTEXT_NOTE,
     Template,
     build_body,
     check_template,
     context_columns,
+    context_note,
     load_template,
     parse_template,
 )
+from pipeline.sim.api import parse
 
 
 def settings(model: str = "qwen-mt-turbo", **kw: Any) -> Settings:
@@ -297,3 +303,42 @@ def test_packed_requests_carry_the_numbering_rule() -> None:
     settings = Settings("qwen-mt-turbo", "prompt", "", "auto")
     packed = build_body(settings, "[1] a\n[2] b", "German", packed=True)
     assert "keep every number" in packed["messages"][0]["content"].split("\n\n")[0]
+
+
+# --- the built-in context note (a catalog run without a template) -------------------------
+
+_NOTE_TEXT = st.text(
+    st.characters(whitelist_categories=("L", "N"), whitelist_characters=' ,"…\n'), min_size=1
+).filter(lambda v: v.strip())
+
+
+@pytest.mark.parametrize(
+    ("model", "style"),
+    [("qwen-mt-turbo", "prompt"), ("qwen-mt-plus", "options"), ("qwen3.5-flash", "prompt")],
+)
+@given(note=_NOTE_TEXT, text=st.sampled_from(["May", "%d files", "Edit page"]))
+def test_a_context_is_read_from_the_instruction_and_never_enters_the_text(
+    model: str, style: str, note: str, text: str
+) -> None:
+    """Without a template, the context values are one line of the instruction (in options
+    style, of ``domains``); the simulator reads it as a model would, apart from the text,
+    and the glossary after it still parses."""
+    base = settings(model, style=style, domain="UI strings")
+    terms = (("page", "Seite"),)
+    body = build_body(base, text, "Russian", {"context": note}, terms=terms)
+    job = parse(body, 0)
+    assert job.text == text and job.target == "Russian"
+    assert job.context == " ".join(note.split())  # one line: the text after a blank line
+    assert job.terms == terms
+    if style == "options":  # the domain stays, the note follows it
+        assert body["translation_options"]["domains"].startswith("UI strings. Context of")
+
+
+def test_no_context_note_without_values_or_with_a_template() -> None:
+    assert context_note({}) == context_note({"context": " \n"}) == ""
+    plain = build_body(settings(), "May", "German")
+    assert build_body(settings(), "May", "German", {"context": ""}) == plain
+    custom = settings(template="{msgctxt}: {text}")
+    body = build_body(custom, "May", "German", {"msgctxt": "month", "context": "msgctxt"})
+    assert body["messages"] == [{"role": "user", "content": "month: May"}]
+    assert CONTEXT_NOTE.split(":")[0] not in json.dumps(body)

@@ -348,6 +348,7 @@ async def test_text_markers_and_stats() -> None:
         "errors": {},
         "throttled": {},
         "texts": {flaky: 2, bad: 2, "Another [[sim:flaky]]": 1, "Fine": 1},
+        "contexts": {},
         "corrupted": {},
         "packs": {},
     }
@@ -358,6 +359,7 @@ async def test_text_markers_and_stats() -> None:
         "errors": {},
         "throttled": {},
         "texts": {},
+        "contexts": {},
         "corrupted": {},
         "packs": {},
     }

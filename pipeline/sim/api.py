@@ -42,6 +42,11 @@ _TERMS_RE = re.compile(  # prompts.requirements: the glossary sentence, up to th
     r"| Follow these example translations: | Each line starts with its number|\s*$)",
     re.DOTALL,
 )
+_CONTEXT_RE = re.compile(  # prompts.CONTEXT_NOTE: read, never translated
+    r"(?:^|\s)Context of the text, not to be translated: (.+?)\.(?= Translate these terms "
+    r"| Domain and style: | Follow these example translations: | Each line starts|\s*$)",
+    re.DOTALL,
+)
 _WHOLE_TEXT_STREAMS = frozenset({"qwen-mt-plus", "qwen-mt-turbo"})
 Reply = tuple[int, bytes]  # HTTP status, JSON body
 
@@ -108,6 +113,7 @@ class Job:
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    context: str = ""  # the prompt's context note (prompts.CONTEXT_NOTE), if any
 
 
 def _content(message: Any) -> str:
@@ -141,22 +147,25 @@ def _prompt_terms(instruction: str) -> _Terms:
 
 def _source_and_target(
     roles: list[str], contents: list[str], options: Any
-) -> tuple[str, str, _Terms]:
-    """(text to translate, target language name, glossary terms), by the three styles."""
+) -> tuple[str, str, _Terms, str]:
+    """(text to translate, target language name, glossary terms, the instruction), by the
+    three styles (options style: its ``domains`` stand for the instruction)."""
     user = [c for r, c in zip(roles, contents, strict=True) if r == "user"]
     text = user[-1] if user else contents[-1]
     if options is not None:
         target = options.get("target_lang") if isinstance(options, dict) else None
         if not isinstance(target, str) or not target.strip():
             raise invalid("translation_options.target_lang must be a language name or code")
-        return text, language_name(target), _option_terms(options)
+        domains = options.get("domains")
+        hint = domains if isinstance(domains, str) else ""
+        return text, language_name(target), _option_terms(options), hint
     if "system" in roles:
         system = contents[roles.index("system")]
         found = _TARGET_RE.search(system)
-        return text, found.group(1) if found else "German", _prompt_terms(system)
+        return text, found.group(1) if found else "German", _prompt_terms(system), system
     head, sep, rest = text.partition("\n\n")
     found = _TARGET_RE.search(head) if sep and head.startswith("Translate") else None
-    return (rest, found.group(1), _prompt_terms(head)) if found else (text, "German", ())
+    return (rest, found.group(1), _prompt_terms(head), head) if found else (text, "German", (), "")
 
 
 def parse(body: Any, overhead: int) -> Job:
@@ -177,14 +186,16 @@ def parse(body: Any, overhead: int) -> Job:
     max_tokens, options = body.get("max_tokens"), body.get("translation_options")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
         raise invalid("max_tokens must be an integer >= 1")
-    text, target, terms = _source_and_target(roles, contents, options)
+    text, target, terms, instruction = _source_and_target(roles, contents, options)
+    found = _CONTEXT_RE.search(instruction)
     prompt = overhead + math.ceil(sum(map(len, contents)) / 4)
     if options is not None:
         prompt += math.ceil(len(json.dumps(options)) / 4)
     stream_options = body.get("stream_options")
     usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
     stream = bool(body.get("stream"))
-    return Job(model, text, target, terms, prompt, max_tokens, stream, usage)
+    context = found.group(1) if found else ""
+    return Job(model, text, target, terms, prompt, max_tokens, stream, usage, context)
 
 
 def completion(job: Job, answer: str, number: int, *, cut: bool) -> dict[str, Any]:

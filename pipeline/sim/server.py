@@ -7,9 +7,9 @@ truncation, streaming (whole text so far for qwen-mt-plus/turbo, increments
 otherwise) and faults drawn from ``random.Random(seed)`` in arrival order.
 Test hooks: ``[[sim:moderation]]`` in a text always gets the moderation 400,
 ``[[sim:flaky]]`` a 500 the first time that exact text arrives; ``GET
-/_sim/stats`` counts requests, faults, 429s by code, texts and corrupted
-answers, ``POST /_sim/reset`` zeroes those counts (the flaky and breakph
-memories, the fault draw sequence and the rate windows go on).
+/_sim/stats`` counts requests, faults, 429s by code, texts, the context notes
+read (``contexts``) and corrupted answers, ``POST /_sim/reset`` zeroes those
+counts (the flaky and breakph memories, the fault draw sequence and the rate windows go on).
 
 Glossary terms (``translation_options.terms``, or the sentence ``Translate
 these terms exactly so: A -> B; C -> D.`` of the prompt's instruction
@@ -83,6 +83,7 @@ class _Stats:
     faults: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # 400/401/404/500 request errors
     texts: Counter[str] = field(default_factory=Counter)
+    contexts: Counter[str] = field(default_factory=Counter)  # context notes read, by note
     throttled: Counter[str] = field(default_factory=Counter)  # 429s of the quota mode, by code
     corrupted: Counter[str] = field(default_factory=Counter)  # QA faults applied, by kind
     packs: Counter[str] = field(default_factory=Counter)  # pack deviations applied, by kind
@@ -137,6 +138,8 @@ class _Simulator:
             await self._latency(arrival)
             return response(exc.reply)
         self.stats.texts[job.text] += 1
+        if job.context:
+            self.stats.contexts[job.context] += 1
         fault = (self._trigger(job.text) if "[[sim:" in job.text else None) or fault
         if fault is None:
             self.stats.ok += 1
@@ -189,6 +192,7 @@ class _Simulator:
                 "errors": stats.errors,
                 "throttled": stats.throttled,
                 "texts": stats.texts,
+                "contexts": stats.contexts,
                 "corrupted": stats.corrupted,
                 "packs": stats.packs,
             }
