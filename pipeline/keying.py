@@ -25,8 +25,8 @@ from .glossary import load_glossary, load_memory
 from .models import Request, Settings
 from .packsize import PackSizer
 from .planner import Packing, plan_requests
-from .prompts import check_template, context_columns, load_template
 from .specs import TranslateSpec
+from .templates import check_template, context_columns, load_template
 
 __all__ = ["Keyed", "key", "pack_sizer"]
 

@@ -17,6 +17,7 @@ LAYERS = {
     "placeholders": 0,  # the one placeholder grammar: qa and sim/pseudo import it
     "config": 1,
     "prompts": 2,
+    "templates": 1,  # prompt templates: {name} variables, parsed once, rendered verbatim
     "client": 3,  # over pacing (2), which is over the quota seam (1)
     "transport": 1,  # the transport seam and its one implementation (aiohttp)
     "retries": 1,  # the retry policy as tenacity values; what one request's attempts came to
