@@ -127,14 +127,18 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
                 break
     total = _finish(total, job, started, failed)
     events.finish(total)
-    kept = sum(len(t.messages) - len(t.sent) for t in targets)
+    _say_kept(sum(len(t.messages) - len(t.sent) for t in targets), events)
+    return total
+
+
+def _say_kept(kept: int, events: Events) -> None:
+    """The line after the summary: human translations left as they were."""
     if kept and events.fmt == "text":
         print(
             f"mtpipe: {kept} messages the targets already translate were kept "
             "(--overwrite translates them again)",
             file=events.stream,
         )
-    return total
 
 
 def estimate(job: Job) -> dict[str, object]:
