@@ -88,7 +88,7 @@ async def _run(specs: Specs, hooks: _Hooks) -> Report:
                 progress_seconds=specs.ui.progress_seconds, handle_signals=hooks.handle_signals,
             )  # fmt: skip
         written = write_outputs(
-            specs.write, table, keyed.plan, stores.checkpoint, keyed.terms_for,
+            specs.write, table, keyed.plan, stores.checkpoint,
             missing=sent.stopped or NOT_TRANSLATED, owns=hooks.owns,
         )  # fmt: skip
         report = Report.of(
