@@ -1,10 +1,11 @@
 """The outputs of a run: unit results -> the table with its added columns, and side files.
 
 Written block by block: each block of rows looks up the results of its own
-cells in the checkpoint, computes the row columns (wide: a column per
-language; long: a row per source row and language), and is appended to the
-output, so no stage holds the results of the whole table.  Counts what ended
-how (``Written``), records the glossary entries applied, and writes
+cells in the result store (``store.ResultStore``: the checkpoint), computes
+the row columns (wide: a column per language; long: a row per source row and
+language), and is appended to the output, so no stage holds the results of
+the whole table.  Counts what ended how (``Written``), records the glossary
+entries applied (matched in the key stage, carried by the plan), and writes
 ``--failed-out``.
 """
 
@@ -17,11 +18,11 @@ from dataclasses import replace
 import polars as pl
 
 from .cells import CellPlan
-from .checkpoint import Checkpoint
 from .formats import Table, TableWriter, write_frame
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .specs import WriteSpec
 from .stats import Written
+from .store import ResultStore
 
 __all__ = ["BLOCK_ROWS", "Owns", "applied_terms", "write_outputs"]
 
@@ -36,7 +37,7 @@ def write_outputs(
     spec: WriteSpec,
     table: Table,
     plan: CellPlan,
-    checkpoint: Checkpoint,
+    store: ResultStore,
     *,
     missing: str = NOT_TRANSLATED,
     block_rows: int | None = None,
@@ -57,7 +58,7 @@ def write_outputs(
     with writer as out:
         for start in range(0, max(plan.rows, 1), block_rows):
             cells, rows = plan.slice(start, block_rows), table.slice(start, block_rows)
-            results = checkpoint.results(pl.concat(cells.keys)) if cells.keys else None
+            results = store.lookup(pl.concat(cells.keys)) if cells.keys else None
             if results is None:
                 out.write(rows, pl.DataFrame())
                 continue
