@@ -234,25 +234,34 @@ def plan_cells(
 ) -> CellPlan:
     """Key every cell of ``texts`` (column -> source series) for every (code, name) target;
     ``terms_for``: the glossary matcher, called here once per distinct text and language."""
-    found = {
-        name: dict(zip(texts, match_terms(list(texts.values()), name, terms_for), strict=True))
-        for name in dict.fromkeys(name for _, name in targets)
-        if terms_for is not None
-    }
-    pairs, keys, sources, langs, terms = [], [], [], [], []
+    found = _terms_by_pair(texts, targets, terms_for) if terms_for is not None else None
+    pairs, keys, sources, langs = [], [], [], []
     for column, source in texts.items():
         for code, name in targets:
-            matched = found[name][column] if terms_for is not None else None
+            matched = found[column, name] if found is not None else None
             pairs.append((column, code))
             keys.append(cell_keys(source, fp=fp, lang=name, contexts=contexts, terms=matched))
             sources.append(source)
             langs.append(name)
-            terms.append(matched)
     first, shared = first_cells(keys, langs)
-    carried = tuple(t for t in terms if t is not None) if terms_for is not None else None
+    carried = None
+    if found is not None:  # per pair, like the keys
+        carried = tuple(found[column, name] for (column, _), name in zip(pairs, langs, strict=True))
     return CellPlan(
         tuple(pairs), tuple(keys), first, shared, tuple(sources), tuple(langs), contexts, carried
     )
+
+
+def _terms_by_pair(
+    texts: dict[str, pl.Series], targets: Sequence[tuple[str, str]], terms_for: TermsFor
+) -> dict[tuple[str, str], pl.Series]:
+    """(column, language name) -> the terms of each cell: each language is matched once
+    over the distinct texts of every column."""
+    found: dict[tuple[str, str], pl.Series] = {}
+    for name in dict.fromkeys(name for _, name in targets):
+        matched = match_terms(list(texts.values()), name, terms_for)
+        found |= {(column, name): terms for column, terms in zip(texts, matched, strict=True)}
+    return found
 
 
 def first_cells(
