@@ -1,11 +1,13 @@
 """The key stage: a table and what to translate -> the cells keyed, with their settings.
 
-    keyed = key(spec, table)   # keyed.plan: a CellPlan; keyed.settings; keyed.terms_for
+    keyed = key(spec, table)   # keyed.plan: a CellPlan (with its glossary terms); keyed.settings
     keyed.requests(pending, spec, sizer)   # the plan stage: the requests for what is left
 
 A cell's key hashes the model, the settings that change the translation, the
 target language, its text, its context columns and the glossary terms found in
 it, so the store and the cache answer a cell only with what it would be sent.
+The glossary is matched here, once per distinct text and language; the terms
+travel with the cells (``CellPlan.terms``) to the planner and the output.
 The template is checked against the table here, before anything is sent.
 """
 
@@ -35,7 +37,6 @@ __all__ = ["Keyed", "key", "pack_sizer"]
 class Keyed:
     plan: CellPlan
     settings: Settings
-    terms_for: TermsFor | None  # the glossary entries of a text, for a language
 
     def requests(
         self,
@@ -51,14 +52,13 @@ class Keyed:
         packing = Packing(pack.enabled, pack.max_segments, pack.max_tokens, sizer=sizer)
         return plan_requests(
             self.plan.units(pending), self.settings, chunking=spec.chunking, packing=packing,
-            terms_for=self.terms_for, stored_pieces=stored,
+            stored_pieces=stored,
         )  # fmt: skip
 
 
 def key(spec: TranslateSpec, table: Table) -> Keyed:
     settings, context = _settings(spec, table)
-    terms_for = _terms_for(spec)
-    return Keyed(_plan(spec, table, settings, context, terms_for), settings, terms_for)
+    return Keyed(_plan(spec, table, settings, context, _terms_for(spec)), settings)
 
 
 def pack_sizer(spec: TranslateSpec, *, sending: int | None = None) -> PackSizer | None:

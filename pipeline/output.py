@@ -1,10 +1,11 @@
 """The outputs of a run: unit results -> the table with its added columns, and side files.
 
 Written block by block: each block of rows looks up the results of its own
-cells in the checkpoint, computes the row columns (wide: a column per
-language; long: a row per source row and language), and is appended to the
-output, so no stage holds the results of the whole table.  Counts what ended
-how (``Written``), records the glossary entries applied, and writes
+cells in the result store (``store.ResultStore``: the checkpoint), computes
+the row columns (wide: a column per language; long: a row per source row and
+language), and is appended to the output, so no stage holds the results of
+the whole table.  Counts what ended how (``Written``), records the glossary
+entries applied (matched in the key stage, carried by the plan), and writes
 ``--failed-out``.
 """
 
@@ -16,14 +17,14 @@ from dataclasses import replace
 
 import polars as pl
 
-from .cells import CellPlan, TermsFor
-from .checkpoint import Checkpoint
+from .cells import CellPlan
 from .formats import Table, TableWriter, write_frame
 from .merge import NOT_TRANSLATED, failed_cells, merge_results
 from .specs import WriteSpec
 from .stats import Written
+from .store import ResultStore
 
-__all__ = ["BLOCK_ROWS", "Owns", "write_outputs"]
+__all__ = ["BLOCK_ROWS", "Owns", "applied_terms", "write_outputs"]
 
 BLOCK_ROWS = 100_000  # rows written per block: bounds the memory of the output stage
 
@@ -36,8 +37,7 @@ def write_outputs(
     spec: WriteSpec,
     table: Table,
     plan: CellPlan,
-    checkpoint: Checkpoint,
-    terms_for: TermsFor | None = None,
+    store: ResultStore,
     *,
     missing: str = NOT_TRANSLATED,
     block_rows: int | None = None,
@@ -46,7 +46,6 @@ def write_outputs(
     """Write the output block by block; count what ended how.  ``missing``: the reason
     given to cells without a result (why sending stopped, if it did)."""
     block_rows = block_rows or BLOCK_ROWS
-    names = dict(zip((code for _, code in plan.pairs), plan.langs, strict=True))
     failed: list[pl.DataFrame] = []
     flags: Counter[str] = Counter()
     writer = TableWriter(
@@ -59,13 +58,13 @@ def write_outputs(
     with writer as out:
         for start in range(0, max(plan.rows, 1), block_rows):
             cells, rows = plan.slice(start, block_rows), table.slice(start, block_rows)
-            results = checkpoint.results(pl.concat(cells.keys)) if cells.keys else None
+            results = store.lookup(pl.concat(cells.keys)) if cells.keys else None
             if results is None:
                 out.write(rows, pl.DataFrame())
                 continue
             failed.append(_failed(cells, results, missing, start, rows))
             flags.update(_flag_counts(cells, results))
-            terms = _applied_terms(cells, names, terms_for)
+            terms = _applied_terms(cells)
             out.write(*_added(spec.layout, rows, _billed(cells, owns), results, missing, terms))
     every = pl.concat(failed) if failed else pl.DataFrame()
     if spec.failed_out is not None:
@@ -126,22 +125,19 @@ def _failed(
     return pl.concat([ids[failed["row"] - start], failed], how="horizontal")
 
 
-def _applied_terms(
-    cells: CellPlan, names: dict[str, str], terms_for: TermsFor | None
-) -> list[pl.Series] | None:
-    """Per pair, the glossary entries sent with each cell: ``page=Seite, tree=Baum``."""
-    if terms_for is None:
+def _applied_terms(cells: CellPlan) -> list[pl.Series] | None:
+    """Per pair, the glossary entries sent with each cell (matched in the key stage,
+    carried by the plan): ``page=Seite, tree=Baum``."""
+    if cells.terms is None:
         return None
-    out = []
-    for (_, code), source in zip(cells.pairs, cells.sources, strict=True):
-        texts = source.to_list()
-        applied = [terms_for(t, names[code]) if t and not t.isspace() else () for t in texts]
-        out.append(
-            pl.Series(
-                [", ".join(f"{s}={t}" for s, t in a) or None for a in applied], dtype=pl.String
-            )
-        )
-    return out
+    return [applied_terms(terms) for terms in cells.terms]
+
+
+def applied_terms(terms: pl.Series) -> pl.Series:
+    """``terms`` (JSON ``[[source, target], ...]`` per cell, null: none) as the text of
+    the ``mt_terms`` column: ``page=Seite, tree=Baum``."""
+    pairs = terms.str.json_decode(pl.List(pl.List(pl.String)))
+    return pairs.list.eval(pl.element().list.join("=")).list.join(", ").alias(terms.name)
 
 
 def _flag_counts(cells: CellPlan, results: pl.DataFrame) -> Counter[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from .cells import TermsFor
+from .cells import UNIT_SCHEMA, terms_of
 from .config import model_info
 from .models import Chunking, Piece, Request, Settings, Unit, piece_key
 from .packsize import PackSizer
@@ -130,6 +130,9 @@ def pieces_of(unit: Unit, max_chars: int) -> list[Piece]:
     ]
 
 
+_COLUMNS = (*UNIT_SCHEMA, "cells")  # the units frame, in the order plan_requests reads it
+
+
 def plan_requests(
     units: Iterable[pl.DataFrame],
     settings: Settings,
@@ -137,7 +140,6 @@ def plan_requests(
     chunking: Chunking = _CHUNKING,
     packing: Packing = Packing(enabled=False),
     block_rows: int = 10_000,
-    terms_for: TermsFor | None = None,
     stored_pieces: Container[str] = frozenset(),
 ) -> Iterator[Request]:
     """Requests for every unit of ``units`` (blocks of frames, as ``CellPlan.units()``
@@ -146,13 +148,13 @@ def plan_requests(
     Long units are split into pieces; short pieces are packed per target
     language.  Units of one block are planned together, so packs never wait
     for more than one block.  Pieces of long units in ``stored_pieces``
-    (finished by an earlier run) are not sent again.
+    (finished by an earlier run) are not sent again.  A unit's glossary entries come
+    with it (the ``terms`` column, matched in the key stage), never matched here.
     """
     for block in (b for frame in units for b in frame.iter_slices(block_rows)):
         packs: dict[str, _Pack] = {}
-        for key, text, lang, context, cells in block.iter_rows():
-            terms = terms_for(text, lang) if terms_for is not None else ()
-            unit = Unit(key, text, lang, _context(context), cells, terms)
+        for key, text, lang, context, terms, cells in block.select(*_COLUMNS).iter_rows():
+            unit = Unit(key, text, lang, _context(context), cells, terms_of(terms))
             for piece in _unsent(pieces_of(unit, chunking.max_chars), stored_pieces):
                 tokens = estimate_tokens(piece.text)
                 if not (packing.enabled and _packable(piece, tokens, packing)):

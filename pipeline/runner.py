@@ -97,7 +97,7 @@ async def _run(specs: Specs, hooks: _Hooks) -> Report:
                 quota_store=hooks.quota, budget_store=hooks.budget,
             )  # fmt: skip
         written = write_outputs(
-            specs.write, table, keyed.plan, stores.checkpoint, keyed.terms_for,
+            specs.write, table, keyed.plan, stores.checkpoint,
             missing=sent.stopped or NOT_TRANSLATED, owns=hooks.owns,
         )  # fmt: skip
         report = Report.of(
