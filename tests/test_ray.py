@@ -9,8 +9,10 @@ traffic stays on loopback; the simulator is a real process, as in the other test
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
+import re
 import secrets
 import signal
 import socket
@@ -173,9 +175,10 @@ def test_same_answer_as_the_local_engine(
     out = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
     assert out.sort("id").equals(local)
     assert out["mt_prompt_tokens"].sum() > 0  # not an all-zero match
-    # a unit in several blocks: sent once, or once more by a block that ran at the same
-    # time on the other actor (in flight there), never once per block
-    assert sent_locally <= sim.stats()["requests"] <= 2 * sent_locally
+    # every text is in several blocks, two of them running at once: each unit is sent
+    # once per run (a block waits for the units another running block claimed)
+    units = {(t, lang) for c in columns for t in table[c] if t.strip() for lang in ("de", "ja")}
+    assert sim.stats()["requests"] == sent_locally == len(units)
     sim.reset()
     again = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
     assert sim.stats()["requests"] == 0  # a later run over the same state sends nothing
@@ -288,7 +291,8 @@ def test_cli_engine_ray_matches_the_local_engine(
     got = pl.read_csv(tmp_path / "ray.csv", infer_schema=False)
     tokens = ["mt_prompt_tokens", "mt_completion_tokens"]
     assert got.drop(tokens).equals(expected.drop(tokens))  # same rows, same order
-    assert all(got[c].cast(int).sum() >= expected[c].cast(int).sum() > 0 for c in tokens)
+    assert all(got[c].cast(int).sum() == expected[c].cast(int).sum() > 0 for c in tokens)
+    _same_report(tmp_path / "local.csv", tmp_path / "ray.csv", local.stderr, stderr)
     for i, part in enumerate(sorted(parts.iterdir())):
         pl.read_csv(part).write_parquet(tmp_path / f"p{i}.parquet")
     glob = str(tmp_path / "p*.parquet")
@@ -302,6 +306,27 @@ def test_cli_engine_ray_matches_the_local_engine(
         if log.is_file() and not log.is_socket():
             data = log.read_bytes()
             assert b"sk-test-key" not in data and NODE_KEY.encode() not in data, log
+
+
+_SUMMARY = re.compile(
+    r"^mtpipe: (\d+)/(\d+) cells translated \(.*, (\d+) failed\) in (\d+) requests; "
+    r"(\d+)\+(\d+) tokens billed \(~\$([\d.]+)\); [\d.]+s -> (.+)$"
+)
+
+
+def _same_report(local: Path, ray_out: Path, local_said: str, ray_said: str) -> None:
+    """The JSON report beside each output and the summary line: the same figures."""
+    want = json.loads(Path(f"{local}.report.json").read_text(encoding="utf-8"))
+    got = json.loads(Path(f"{ray_out}.report.json").read_text(encoding="utf-8"))
+    same = ("rows", "cells", "blank_cells", "translated", "failed", "not_sent", "requests")
+    same += ("prompt_tokens", "completion_tokens", "cost_usd", "exit_code", "failures", "model")
+    assert {k: got[k] for k in same} == {k: want[k] for k in same}
+    assert got["reused"] + got["new"] == want["reused"] + want["new"]  # reused: a peer block's
+    assert got["output"] == str(ray_out) and got["prompt_tokens"] > 0
+    lines = [_SUMMARY.match(said.strip().splitlines()[-1]) for said in (local_said, ray_said)]
+    assert lines[0] and lines[1], (local_said, ray_said)
+    assert lines[0].groups()[:-1] == lines[1].groups()[:-1]
+    assert lines[1].group(8) == str(ray_out)
 
 
 def test_cli_refused_token_names_the_variable(connected: Cluster, tmp_path: Path) -> None:
@@ -327,6 +352,9 @@ def test_cli_retry_failed_across_the_cluster(connected: Cluster, sim: Sim, tmp_p
     code, stderr = _ray_cli(connected, *args)
     assert code == 3, stderr
     assert pl.read_csv(tmp_path / "out.csv")["mt_error"].drop_nulls().len() == 4
+    report = json.loads((tmp_path / "out.csv.report.json").read_text(encoding="utf-8"))
+    assert (report["failed"], report["translated"], report["exit_code"]) == (4, 36, 3)
+    assert report["requests"] == sim.stats()["requests"] == 40
     sim.reset()
     code, stderr = _ray_cli(connected, *args)
     assert code == 3 and sim.stats()["requests"] == 0, stderr
