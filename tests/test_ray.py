@@ -162,7 +162,7 @@ def test_same_answer_as_the_local_engine(
     """Rows, translations, mt_error, mt_flags and token columns equal the local engine's,
     over 4 blocks on 2 nodes; each unit is sent once (dedupe across blocks)."""
     monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-test-key")
-    table = _table(120)
+    table = _table(60)
     # no translation cache: the local run would answer the Ray run from it, with 0 tokens
     options = {"base_url": sim.base_url, "pack": "off", "to": ["de", "ja"], "cache": False}
     columns = ["title", "body"]
@@ -170,7 +170,7 @@ def test_same_answer_as_the_local_engine(
     local = translate_frame(table, columns=columns, progress=False, **options)
     sent_locally = sim.stats()["requests"]
     sim.reset()
-    ds = ray.data.from_arrow([table.slice(i, 30).to_arrow() for i in range(0, 120, 30)])
+    ds = ray.data.from_arrow([table.slice(i, 15).to_arrow() for i in range(0, 60, 15)])
     state = tmp_path / "state"
     out = _collect(translate_dataset(ds, columns=columns, state=state, actors=2, **options))
     assert out.sort("id").equals(local)
@@ -244,7 +244,7 @@ def test_max_cost_holds_across_the_cluster(
     limit = 0.0004
     options = {"base_url": sim.base_url, "pack": "off", "to": ["de"], "cache": False}
     options |= {"max_cost": limit, "concurrency": 1}
-    out = _collect(translate_dataset(_blocks(table, 10), state=tmp_path / "s", actors=4, **options))
+    out = _collect(translate_dataset(_blocks(table, 10), state=tmp_path / "s", actors=2, **options))
     cost = cost_usd(
         "qwen-mt-turbo", out["mt_prompt_tokens"].sum(), out["mt_completion_tokens"].sum()
     )
@@ -278,8 +278,8 @@ def test_cli_engine_ray_matches_the_local_engine(
     """A folder of CSV parts -> one CSV in input order, the local engine's rows and columns;
     a glob of Parquet parts -> a folder of Parquet parts.  The API key the driver holds
     never reaches the cluster: the workers use their own, and no log of Ray names either."""
-    table = _table(90).drop("body")
-    parts = _parts(tmp_path / "parts", table, 30)
+    table = _table(60).drop("body")
+    parts = _parts(tmp_path / "parts", table, 20)
     table.write_csv(tmp_path / "all.csv")
     common = ("--to", "de", "--column", "title", "--base-url", sim.base_url, "--pack", "off")
     common += ("--no-cache",)
@@ -401,14 +401,14 @@ def test_killing_a_worker_resends_only_that_blocks_unfinished_units(
     sends only the units its shard had not recorded; every cell ends translated."""
     monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
     slow = sim_factory("--latency", "0.3")  # type: ignore[operator]
-    table, concurrency = _unique(240), 4
+    table, concurrency = _unique(160), 4
     options = {"base_url": slow.base_url, "pack": "off", "to": ["de"], "cache": False}
     options |= {"concurrency": concurrency}
-    ds = translate_dataset(_blocks(table, 60), state=tmp_path / "s", actors=2, **options)
+    ds = translate_dataset(_blocks(table, 40), state=tmp_path / "s", actors=2, **options)
     done: list[pl.DataFrame] = []
     collector = threading.Thread(target=lambda: done.append(_collect(ds)))
     collector.start()
-    _wait_for(lambda: slow.stats()["requests"] >= 40, "40 requests")
+    _wait_for(lambda: slow.stats()["requests"] >= 30, "30 requests")
     victims = _pids("_Blocks")
     assert victims, "no block translator process found"
     os.kill(victims[0], signal.SIGKILL)
@@ -416,9 +416,9 @@ def test_killing_a_worker_resends_only_that_blocks_unfinished_units(
     assert done, "the run did not finish after the kill"
     out = done[0]
     assert out["text_de"].null_count() == 0 and out["mt_error"].null_count() == len(out)
-    assert out.sort("id")["id"].to_list() == list(range(240))  # 0 lost, none twice
+    assert out.sort("id")["id"].to_list() == list(range(160))  # 0 lost, none twice
     sent = slow.stats()["requests"]
-    assert 240 <= sent <= 240 + _unsaved(concurrency, 0.3), sent  # paid twice: its in-flight
+    assert 160 <= sent <= 160 + _unsaved(concurrency, 0.3), sent  # paid twice: its in-flight
 
 
 def test_killing_the_driver_resends_at_most_the_in_flight(
@@ -427,7 +427,7 @@ def test_killing_the_driver_resends_at_most_the_in_flight(
     """kill -9 of ``mtpipe translate --engine ray`` mid-run: no output appears; the re-run
     sends what was not recorded, so at most the requests in flight are paid twice."""
     slow = sim_factory("--latency", "0.3")  # type: ignore[operator]
-    parts = _parts(tmp_path / "parts", _unique(240), 60)
+    parts = _parts(tmp_path / "parts", _unique(160), 40)
     actors, concurrency = 2, 4
     base = [str(parts), "-o", str(tmp_path / "out.csv"), "--to", "de", "--pack", "off"]
     base += ["--base-url", slow.base_url, "--no-cache", "--actors", str(actors)]
@@ -442,7 +442,7 @@ def test_killing_the_driver_resends_at_most_the_in_flight(
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(lambda: slow.stats()["requests"] >= 60, "60 requests")
+        _wait_for(lambda: slow.stats()["requests"] >= 40, "40 requests")
     finally:
         driver.kill()
         driver.wait()
@@ -452,6 +452,6 @@ def test_killing_the_driver_resends_at_most_the_in_flight(
     code, stderr = _ray_cli(connected, *base)
     assert code == 0, stderr
     out = pl.read_csv(tmp_path / "out.csv")
-    assert out["id"].to_list() == list(range(240)) and out["text_de"].null_count() == 0
+    assert out["id"].to_list() == list(range(160)) and out["text_de"].null_count() == 0
     sent = slow.stats()["requests"]
-    assert 240 <= sent <= 240 + actors * _unsaved(concurrency, 0.3), (first, sent)
+    assert 160 <= sent <= 160 + actors * _unsaved(concurrency, 0.3), (first, sent)
