@@ -23,6 +23,7 @@ import io
 import os
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,13 +43,15 @@ from ..quota import QuotaStore
 from ..report import Events
 from ..runlock import RunLock
 from ..store import done_status
-from .owners import Owners
+from .owners import Claims, Owners
 from .quota import cluster_store, pacing_name
+from .reports import save
 
 __all__ = ["translate_dataset", "translate_job"]
 
 _NOT_HERE = ("input", "output", "input_format", "output_format", "checkpoint", "report")
 _BLOCK = "block.parquet"
+_POLL = 0.2  # seconds between looks at the claims a block waits for
 Stores = tuple[QuotaStore | None, QuotaStore | None]  # (pacing, budget): shared by the actors
 
 
@@ -89,9 +92,11 @@ def translate_job(
     state: Path,
     actors: int,
     key_file: str | Path | None = None,
+    reports: Path | None = None,
 ) -> ray.data.Dataset:
     """``ds`` through ``job`` (checked on the driver; its input and output are the blocks'):
-    the stage ``translate_dataset`` and ``--engine ray`` add."""
+    the stage ``translate_dataset`` and ``--engine ray`` add.  ``reports``: a folder where
+    each block leaves its run report (``reports.py``), for the driver to add up."""
     block_job = dataclasses.replace(
         job,
         api_key=None,  # each worker reads its own: never in the pickled job nor Ray's task args
@@ -104,6 +109,7 @@ def translate_job(
     )
     shipped: dict[str, Any] = {"job": block_job, "key_file": key_file}
     shipped |= {"state": str(state.resolve()), "stores": _stores(job)}
+    shipped |= {"reports": str(reports.resolve()) if reports else None}
     return ds.map_batches(
         _Blocks,
         batch_size=None,  # one whole block per call: the block is the unit of retry
@@ -146,11 +152,14 @@ class _Blocks:
         state: str,
         stores: Stores,
         key_file: str | Path | None,
+        reports: str | None,
     ) -> None:
         self._job = dataclasses.replace(job, api_key=_worker_key(job, key_file))
         self._stores = stores
         self._owners = Owners(Path(state))
+        self._claims = Claims(Path(state), uuid.uuid4().hex)
         self._slot, self._shard = _claim_slot(Path(state))
+        self._reports = Path(reports) if reports else None
 
     def __call__(self, block: pa.Table) -> pa.Table:
         frame = pl.from_arrow(block)
@@ -170,18 +179,39 @@ class _Blocks:
             def owns(keys: pl.Series) -> pl.Series:
                 return pl.Series(self._owners.claim(block_id, keys.to_list()), dtype=pl.Boolean)
 
-            with endpoint.serving(job) as served:
-                events = Events(bar=False, stream=io.StringIO())
-                pacing, budget = self._stores
-                runner.run(
-                    served, events=events, owns=owns, peers=self._peers, quota=pacing, budget=budget
-                )
+            def peers(keys: pl.Series) -> list[Result]:
+                return self._peers(block_id, keys)
+
+            try:
+                with endpoint.serving(job) as served:
+                    events = Events(bar=False, stream=io.StringIO())
+                    pacing, budget = self._stores
+                    report = runner.run(
+                        served, events=events, owns=owns, peers=peers, quota=pacing, budget=budget
+                    )
+            finally:  # its results are stored: the blocks waiting for them may go on
+                self._claims.release(block_id)
+            if self._reports is not None:
+                save(report, self._reports, block_id)
             return pl.read_parquet(output).to_arrow()
 
-    def _peers(self, keys: pl.Series) -> list[Result]:
-        """What the other shards under ``state`` hold for ``keys`` (none done here): a unit
-        another actor paid for is not sent again (it was in flight: it may be).  Without
-        ``retry_failed`` their failures count too, unless this shard has its own."""
+    def _peers(self, block: str, keys: pl.Series) -> list[Result]:
+        """What the other shards under ``state`` hold for ``keys`` (none done here), once
+        the running blocks that claimed some of the rest have stored them: a unit another
+        block of the run is sending is waited for, not sent again (``Claims``)."""
+        found = self._stored(keys)
+        rest = keys.filter(
+            ~keys.is_in(pl.Series([r.key for r in found], dtype=pl.String).implode())
+        )
+        others = waited = self._claims.take(block, rest.to_list())
+        while others:
+            time.sleep(_POLL)
+            others = self._claims.waiting(others)
+        return found + self._stored(pl.Series(waited, dtype=pl.String)) if waited else found
+
+    def _stored(self, keys: pl.Series) -> list[Result]:
+        """What the other shards hold for ``keys``.  Without ``retry_failed`` their
+        failures count too, unless this shard has its own."""
         wanted = done_status(self._job.retry_failed)
         with Checkpoint(self._shard) as own:
             here = own.lookup(keys, columns=("status",))["key"].implode()
@@ -202,6 +232,7 @@ class _Blocks:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: the kernel drops it anyway
             self._slot.release()
+            self._claims.close()
 
 
 def _result(row: dict[str, Any], *, origin: str) -> Result:

@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,11 +35,11 @@ from ..errors import InputError, OutputError, PipelineError, UsageError
 from ..formats import ReadOptions, Table, sink_for, source_for
 from ..formats.registry import format_for
 from ..formats.table import WriteOptions
+from ..report import Events, write_report
 from .dataset import translate_job
+from .reports import merged
 
 __all__ = ["run_job"]
-
-EXIT_OK, EXIT_FAILED = 0, 3
 
 
 def run_job(job: Job, *, key_file: str | None = None) -> int:
@@ -49,16 +50,25 @@ def run_job(job: Job, *, key_file: str | None = None) -> int:
     if out_fmt not in ("parquet", "csv", "tsv", "jsonl"):
         raise UsageError(f"{job.output}: --engine ray writes parquet, csv, tsv or jsonl")
     _check_output(job.output)
-    with _connected(job.ray_address):
-        ray.data.DataContext.get_current().execution_options.preserve_order = True
-        ds = _read(parts, fmt, job)
-        out = translate_job(ds, job, state=state_dir(job), actors=job.actors, key_file=key_file)
-        try:
-            failed, rows = _write(out, job, out_fmt)
-        except Exception as exc:  # a worker's PipelineError arrives wrapped by Ray
-            raise _cause(exc) from None
-    print(f"mtpipe: {rows} rows, {failed} with mt_error -> {job.output}", file=sys.stderr)
-    return EXIT_FAILED if failed else EXIT_OK
+    started, blocks = time.monotonic(), state_dir(job) / "reports" / uuid.uuid4().hex
+    try:
+        with _connected(job.ray_address):
+            ray.data.DataContext.get_current().execution_options.preserve_order = True
+            ds = _read(parts, fmt, job)
+            state, actors = state_dir(job), job.actors
+            out = translate_job(
+                ds, job, state=state, actors=actors, key_file=key_file, reports=blocks
+            )
+            try:
+                _write(out, job, out_fmt)
+            except Exception as exc:  # a worker's PipelineError arrives wrapped by Ray
+                raise _cause(exc) from None
+        report = merged(blocks, job, wall_seconds=time.monotonic() - started)
+    finally:
+        shutil.rmtree(blocks, ignore_errors=True)
+    write_report(report, job.report)
+    Events(fmt=job.log_format, bar=False).finish(report)  # the local engine's summary line
+    return report.exit_code
 
 
 def input_parts(given: Path) -> list[Path]:
