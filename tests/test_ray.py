@@ -45,6 +45,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray")
 HEAD, WORKER = "127.0.0.2", "127.0.0.3"
 NODE_KEY = "sk-node-" + secrets.token_hex(8)  # the key the nodes hold; never shipped by the driver
 START_SECONDS = 90  # how long a node may take to come up before the fixture gives up
+STOP_SECONDS = 5  # then its group is killed: it took 30 s (the old bound) under load
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ def _stop(node: subprocess.Popen[bytes]) -> None:
     if node.poll() is None:
         os.killpg(node.pid, signal.SIGTERM)  # ray start --block stops its node's processes
         try:
-            node.wait(timeout=30)
+            node.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(node.pid, signal.SIGKILL)
             node.wait()
