@@ -67,13 +67,15 @@ async def record(
     results: MemoryObjectReceiveStream[Sequence[Result]],
     *,
     batch_size: int = 1000,
-    interval: float = 0.5,
+    interval: float = 0.1,
 ) -> None:
     """Write every result received (in lists: one per request) to ``store`` in batches.
 
     A batch is committed when it holds ``batch_size`` results or when its
     oldest result has waited ``interval`` seconds, in a worker thread so the
-    event loop keeps sending meanwhile; the final flush is shielded from
+    event loop keeps sending meanwhile (what arrives during a commit forms the
+    next batch, so batches grow with the rate while a ``kill -9`` loses only
+    about ``interval`` seconds of answers); the final flush is shielded from
     cancellation and takes what is still buffered in the stream, so Ctrl-C,
     SIGTERM and an error elsewhere in the run keep every result received.
     """

@@ -111,8 +111,8 @@ def test_kill_9_at_random_moments_then_resume(
     assert pl.read_csv(out, infer_schema=False).equals(pl.read_csv(reference, infer_schema=False))
 
     # Work lost per kill is bounded by what was in flight plus the open batch
-    # (the checkpoint commits at least every 0.5 s; at 0.04 s latency and
-    # concurrency 4 that is at most ~50 results).
+    # (the checkpoint commits within 0.1 s of an answer, 0.5 s on a loaded
+    # machine; at 0.04 s latency and concurrency 4 that is at most ~50 results).
     texts = slow.stats()["texts"]
     repeated = sum(n - 1 for n in texts.values())
     assert repeated <= kills * (CONCURRENCY + 60), repeated
