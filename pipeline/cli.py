@@ -220,6 +220,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"checkpoint {path}")
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     print(f"units      {counts or 'none'}")
+    if summary.pieces:
+        print(f"pieces     {summary.pieces} finished pieces of long texts not finished yet (kept)")
     for model, (prompt, completion) in summary.tokens.items():
         cost = cost_usd(model, prompt, completion)
         print(
