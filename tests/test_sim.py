@@ -341,6 +341,7 @@ async def test_text_markers_and_stats() -> None:
     assert codes == [500, 200, 400, 400] and other.status_code == 500
     assert content(again) == pseudo_translate(flaky, "German")
     assert "[[sim:flaky]]" in content(again)
+    assert counted.pop("span") > 0  # six arrivals, one after another
     assert counted == {
         "requests": 6,
         "ok": 2,
@@ -362,6 +363,7 @@ async def test_text_markers_and_stats() -> None:
         "contexts": {},
         "corrupted": {},
         "packs": {},
+        "span": 0.0,
     }
 
 

@@ -87,6 +87,8 @@ class _Stats:
     throttled: Counter[str] = field(default_factory=Counter)  # 429s of the quota mode, by code
     corrupted: Counter[str] = field(default_factory=Counter)  # QA faults applied, by kind
     packs: Counter[str] = field(default_factory=Counter)  # pack deviations applied, by kind
+    first: float | None = None  # arrival of the first request (time.monotonic)
+    last: float | None = None  # arrival of the latest request
 
 
 class _Simulator:
@@ -125,6 +127,8 @@ class _Simulator:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         arrival = time.monotonic()
         self.stats.requests += 1
+        self.stats.first = arrival if self.stats.first is None else self.stats.first
+        self.stats.last = arrival
         fault = self._draw()  # before any await: arrival order
         refused = self.limits.admit(arrival)
         if refused is not None:
@@ -195,6 +199,9 @@ class _Simulator:
                 "contexts": stats.contexts,
                 "corrupted": stats.corrupted,
                 "packs": stats.packs,
+                # seconds from the first request's arrival to the latest's: the span a
+                # quota was used over, without the clients' start-up and output writing
+                "span": (stats.last or 0.0) - (stats.first or 0.0),
             }
         )
 
