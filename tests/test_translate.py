@@ -24,7 +24,8 @@ from pipeline.report import Events
 from pipeline.sim import SimConfig, SimThread
 from pipeline.specs import Specs
 from pipeline.stats import Sent
-from pipeline.translate import translate
+from pipeline.store import ResultStore, record
+from pipeline.translate import Hooks, Work, translate
 
 TEXTS = [f"Item number {i}" for i in range(12)]
 
@@ -57,19 +58,20 @@ def _send(
                     pulled.append(request)
                 yield request
 
-        sent = anyio.run(
-            lambda: translate(
-                feed(),
-                settings=keyed.settings,
-                spec=spec,
-                send=specs.send,
-                limits=specs.limits,
-                store=stores.checkpoint,
-                events=Events(bar=False, stream=io.StringIO()),
-                total=counted.to_translate,
-            )
-        )
+        work = Work(keyed.settings, spec.chunking, spec.qa, total=counted.to_translate)
+        sent = anyio.run(_translated, feed(), work, specs, stores.checkpoint)
     return sent, len(planned)
+
+
+async def _translated(
+    requests: Iterator[Request], work: Work, specs: Specs, store: ResultStore
+) -> Sent:
+    hooks = Hooks(Events(bar=False, stream=io.StringIO()))
+    async with translate(
+        requests, work, send=specs.send, limits=specs.limits, hooks=hooks
+    ) as translation:
+        await record(store, translation.results)
+    return translation.sent
 
 
 def _statuses(specs: Specs) -> list[str]:
