@@ -169,8 +169,8 @@ class _Stage:
             todo += reversed(await self._handle(current, outcome))
 
     async def _handle(self, request: Request, outcome: Outcome) -> list[Request]:
-        """Count the outcome, review it, record its unit results (stamped with the
-        outcome's own attempt id, so the store puts them once); return the resends."""
+        """Count the outcome, review it, hand its unit results on (stamped with the
+        outcome's own attempt id, so a store puts them once); return the resends."""
         await self.budget.settle(request, outcome)
         reviewed = self.reviewer.review(request, outcome)
         billed = outcome.billed
@@ -182,7 +182,7 @@ class _Stage:
         if reviewed.results:
             attempt = f"{self._run}.{next(self._attempts)}"
             stamped = [replace(result, attempt=attempt) for result, _ in reviewed.results]
-            with anyio.CancelScope(shield=True):  # a received answer is always recorded
+            with anyio.CancelScope(shield=True):  # a received answer is always handed on
                 await self.results.send(stamped)
         for result, cells in reviewed.results:
             self.events.advance(cells, failed=result.status is not Status.DONE)
