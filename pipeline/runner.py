@@ -2,6 +2,9 @@
 
     read -> key -> count what the stores hold -> plan -> translate -> store; then write
 
+    async with translate(requests, work, ...) as translation:  # sends, yields results
+        await record(store, translation.results)                # the one writer
+
 Each stage gets its own spec (specs.py) and returns its own counts (stats.py);
 the report is built once, at the end, from them.  ``estimate`` is the same
 path without translate.
@@ -32,28 +35,29 @@ from .report import Events, Report, estimate_figures, write_report
 from .runlock import RunLock
 from .specs import ReadSpec, Specs, WriteSpec
 from .stats import Planned, Sent
-from .translate import translate
+from .store import record
+from .translate import Hooks, Work, translate
 
 __all__ = ["Peers", "Report", "estimate", "run"]
 
 
 @dataclass(frozen=True, slots=True)
 class _Hooks:
-    """What the caller adds to a run: signals, the operator's view, the Ray engine's hooks.
+    """What the caller adds to a run: the translate stage's hooks (the operator's view,
+    signals, shared quota stores), and the Ray engine's.
 
     ``owns``: for a table that is one block of a dataset, which units' billed usage its
     token columns show; by default every unit's, on its first row.  ``peers``: the
     results other stores already hold for these keys (the other shards), copied into
-    this run's store before it counts what to send.  ``quota``, ``budget``: where the
-    pacer's and the budget's state live when other processes share them (the Ray
-    engine's cluster actor); by default chosen from the specs."""
+    this run's store before it counts what to send."""
 
-    handle_signals: bool
-    events: Events
+    sending: Hooks
     owns: Owns | None = None
     peers: Peers | None = None
-    quota: QuotaStore | None = None
-    budget: QuotaStore | None = None
+
+    @property
+    def events(self) -> Events:
+        return self.sending.events
 
 
 def run(
@@ -69,7 +73,8 @@ def run(
     """Run ``job`` to the end and return its report (also written to ``job.report``)."""
     specs = Specs.of(job)
     shown = events or Events(bar=specs.ui.progress)
-    hooks = _Hooks(handle_signals, shown, owns, peers, quota, budget)
+    sending = Hooks(shown, specs.ui.progress_seconds, handle_signals, quota, budget)
+    hooks = _Hooks(sending, owns, peers)
     with _few_collections():
         return anyio.run(_run, specs, hooks, backend_options={"use_uvloop": _has_uvloop()})
 
@@ -88,14 +93,13 @@ async def _run(specs: Specs, hooks: _Hooks) -> Report:
         sizer, sent = pack_sizer(spec, sending=counted.to_translate - counted.deduplicated), Sent()
         if counted.to_translate:
             stored = stores.pieces(keyed.plan, pending, spec.chunking)
-            sent = await translate(
-                keyed.requests(pending, spec, sizer, stored=stored.keys()),
-                settings=keyed.settings, spec=spec, send=specs.send, limits=specs.limits,
-                store=stores.results(spec.qa), stored=stored, sizer=sizer,
-                events=hooks.events, total=counted.to_translate,
-                progress_seconds=specs.ui.progress_seconds, handle_signals=hooks.handle_signals,
-                quota_store=hooks.quota, budget_store=hooks.budget,
-            )  # fmt: skip
+            requests = keyed.requests(pending, spec, sizer, stored=stored.keys())
+            work = Work(keyed.settings, spec.chunking, spec.qa, counted.to_translate, stored, sizer)
+            async with translate(
+                requests, work, send=specs.send, limits=specs.limits, hooks=hooks.sending
+            ) as translation:
+                await record(stores.results(spec.qa), translation.results)
+            sent = translation.sent
         written = write_outputs(
             specs.write, table, keyed.plan, stores.checkpoint,
             missing=sent.stopped or NOT_TRANSLATED, owns=hooks.owns,
