@@ -91,11 +91,28 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
             _write(target.path, data)
             written[target.path] = data
             if total.stopped == "interrupted":
+                total = _not_reached(total, targets[i + 1 :], written)
                 break
     total = _finish(total, job, started, failed)
     events.finish(total)
     _say_kept(sum(len(t.messages) - len(t.sent) for t in targets), events)
     return total
+
+
+def _not_reached(total: Report, rest: Sequence[Target], written: Mapping[Path, bytes]) -> Report:
+    """The report of a run interrupted before ``rest`` began: their messages counted as
+    cells not sent (blank ones as blank, as a run counts them), and only the targets
+    written named as its output."""
+    texts = [m.text for t in rest for m in t.sent]
+    blank = sum(1 for text in texts if not text or text.isspace())
+    return dataclasses.replace(
+        total,
+        output=", ".join(str(path) for path in written),
+        rows=total.rows + len(texts),
+        cells=total.cells + len(texts) - blank,
+        blank_cells=total.blank_cells + blank,
+        not_sent=total.not_sent + len(texts) - blank,
+    )
 
 
 def _say_kept(kept: int, events: Events) -> None:

@@ -8,8 +8,10 @@ was in flight and the checkpoint's open batch."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -95,12 +97,19 @@ def _catalogs(folder: Path, case: Case) -> dict[str, bytes]:
     return found
 
 
-def _reference(sim: Sim, tmp_path: Path, case: Case) -> tuple[dict[str, bytes], Counter[str]]:
-    """What an uninterrupted run writes, and how often it sends each text."""
+def _reference(sim: Sim, tmp_path: Path, case: Case) -> tuple[dict[str, bytes], Counter[str], int]:
+    """What an uninterrupted run writes, how often it sends each text, its cells."""
     folder = _folder(tmp_path, "reference", case)
     code, stderr = _finish(_start(folder, case, sim))
     assert code == 0, stderr
-    return _catalogs(folder, case), Counter(sim.stats()["texts"])
+    report = json.loads(_state(folder, case, ".report.json").read_text(encoding="utf-8"))
+    return _catalogs(folder, case), Counter(sim.stats()["texts"]), int(report["cells"])
+
+
+def _state(folder: Path, case: Case, suffix: str) -> Path:
+    """The run's checkpoint or report, in ``.mtpipe/`` where the format's layout starts."""
+    root = folder / case.name.split("/")[0]
+    return root / ".mtpipe" / f"{Path(case.name).name}{suffix}"
 
 
 def _wait_and_watch(sim: Sim, n: int, folder: Path, case: Case) -> None:
@@ -138,7 +147,7 @@ def test_sigterm_mid_run_then_rerun_pays_nothing_twice(
     language, or a later one): the run stops with 130 and its targets whole; the re-run
     writes what an uninterrupted run writes, and no text was sent twice."""
     case = CASES[name]
-    reference, counts = _reference(sim_factory(), tmp_path, case)
+    reference, counts, cells = _reference(sim_factory(), tmp_path, case)
     slow = sim_factory("--latency", case.latency)
     folder = _folder(tmp_path, "run", case)
     process = _start(folder, case, slow)
@@ -153,8 +162,24 @@ def test_sigterm_mid_run_then_rerun_pays_nothing_twice(
     assert not [p for p in folder.rglob(".*.tmp-*")]  # no temporary file left behind
     sent = Counter(slow.stats()["texts"])
     assert 0 < sent.total() < counts.total()
+    if code == 130:  # the summary counts every target's cells, and names those written
+        _check_summary(stderr, cells, folder, interrupted)
     assert _rerun(folder, case, slow) == reference
     assert Counter(slow.stats()["texts"]) == counts  # each text as often as without a stop
+
+
+def _check_summary(stderr: str, cells: int, folder: Path, written: dict[str, bytes]) -> None:
+    summary = re.search(
+        r"(\d+)/(\d+) cells translated \(0 reused, (\d+) new, 0 failed, (\d+) not sent "
+        r"\(interrupted\)\) .*; stopped: interrupted -> (.*)$",
+        stderr,
+        re.M,
+    )
+    assert summary, stderr
+    translated, total, new, unsent = map(int, summary.groups()[:4])
+    assert (total, translated + unsent, new) == (cells, cells, translated), stderr
+    named = summary.group(5).split(", ")
+    assert named and sorted(named) == sorted(written)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -162,7 +187,7 @@ def test_kill_9_at_random_moments_then_rerun(
     sim_factory: Callable[..., Sim], tmp_path: Path, name: str
 ) -> None:
     case = CASES[name]
-    reference, counts = _reference(sim_factory(), tmp_path, case)
+    reference, counts, _cells = _reference(sim_factory(), tmp_path, case)
     slow = sim_factory("--latency", case.latency)
     folder = _folder(tmp_path, "run", case)
     rng = random.Random(1234)
