@@ -244,11 +244,15 @@ def _execute(values: dict[str, Any], *, name: str = "") -> int:
 
 
 def _ray_engine(values: dict[str, Any], name: str) -> int:
+    from .catalogs import is_catalog
+
+    job = build_job(values, env=os.environ)
+    if is_catalog(job):
+        raise UsageError(f"{job.input}: --engine ray translates tables; leave it out for a catalog")
     if importlib.util.find_spec("ray") is None:
         raise UsageError("--engine ray needs Ray: pip install 'mtpipe[ray]'")
     from .ray.engine import run_job
 
-    job = build_job(values, env=os.environ)
     job = dataclasses.replace(job, name=name) if name else job
     return run_job(job, key_file=values.get("api_key_file"))
 

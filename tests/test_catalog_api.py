@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import pipeline
-from tests.conftest import DATA, ROOT, mtpipe_env
+from tests.conftest import DATA, ROOT, mtpipe, mtpipe_env
 
 PO = DATA / "l10n" / "po" / "wtforms.pot"
 ANDROID = DATA / "l10n" / "android" / "aosp-calendar" / "values" / "strings.xml"
@@ -153,3 +153,13 @@ def test_a_bad_catalog_raises_the_error_the_command_exits_2_with(tmp_path: Path)
         pipeline.run(job)
     assert raised.value.exit_code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.po"]  # nothing left behind
+
+
+def test_the_ray_engine_refuses_a_catalog_in_one_line(tmp_path: Path) -> None:
+    source = _copy(PO, tmp_path, "locale/messages.pot")
+    done = mtpipe("translate", source, "--to", "de", "--sim", "--engine", "ray")
+    assert done.code == 2, done.stderr
+    assert done.stderr == (
+        f"mtpipe: error: {source}: --engine ray translates tables; leave it out for a catalog\n"
+    )
+    assert sorted(p.name for p in (tmp_path / "locale").iterdir()) == ["messages.pot"]
