@@ -4,7 +4,7 @@ The library is what the command line runs:
 
     from pipeline import build_job, run
     job = build_job({"input": "products.csv", "to": ["de", "ja"]}, env=os.environ)
-    report = run(job)
+    report = run(job)  # a table, or a localization catalog into its targets' layout
 
     from pipeline import translate_frame
     out = translate_frame(df, to=["de", "ja"], columns=["title"])  # polars or pandas
@@ -25,7 +25,7 @@ _EXPORTS = {
     "PipelineError": "errors",
     "Report": "report",
     "build_job": "options",
-    "estimate": "runner",
+    "estimate": "endpoint",
     "load_job_file": "options",
     "run": "endpoint",
     "translate_frame": "frame",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -35,16 +34,13 @@ from .catalogframe import NOTE, TEXT, add_report, failed_of, frame_of, translati
 from .config import Job, Language, cost_usd
 from .errors import InputError, OutputError, UsageError
 from .formats import write_frame
-from .formats.catalog import Catalog, CatalogFormat, Message
+from .formats.catalog import Catalog, CatalogFormat, Message, layout_root
 from .formats.files import atomic
 from .formats.registry import catalog_for
-from .options import unpriced
 from .report import Events, Report, write_report
 from .stats import Counted
 
-__all__ = ["catalog_values", "estimate", "is_catalog", "layout_root", "run"]
-
-STATE = ".mtpipe"  # under -o DIR: the checkpoint and the report (hidden: aapt2 skips it)
+__all__ = ["estimate", "is_catalog", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,46 +62,17 @@ def is_catalog(job: Job) -> bool:
     return job.input.suffix != ".toml" and catalog_for(job.input, job.input_format) is not None
 
 
-def catalog_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with a catalog run's defaults: ``output`` the layout's folder (beside the
-    source), the checkpoint and report in ``OUTPUT/.mtpipe/``.  Tables pass unchanged."""
-    given = dict(values)
-    if not given.get("input") or str(given["input"]).endswith(".toml"):
-        return given
-    source = Path(given["input"])
-    fmt = catalog_for(source, given.get("input_format"))
-    if fmt is None:
-        return given
-    out = Path(given["output"]) if given.get("output") else layout_root(fmt, source)
-    out = out if out.name else out.absolute()  # "." has no name to derive files from
-    state = out / STATE
-    given["output"] = out
-    given["checkpoint"] = given.get("checkpoint") or state / f"{source.name}.checkpoint.sqlite"
-    given["report"] = given.get("report") or state / f"{source.name}.report.json"
-    return given
-
-
-def layout_root(fmt: CatalogFormat, source: Path) -> Path:
-    """The folder the format's target layout starts from: ``locale/`` for
-    ``locale/en/LC_MESSAGES/django.po``, ``res/`` for ``res/values/strings.xml``."""
-    target = fmt.target_path(source, "de")
-    return Path(os.path.commonpath([source.parent, target.parent]))
-
-
 def run(job: Job, *, handle_signals: bool = False, events: Events | None = None) -> Report:
     """Translate the catalog ``job.input`` into a catalog per ``job.targets`` under
     ``job.output``; return the report of all of them (also written to ``job.report``).
 
-    ``job`` is served already: against the simulator, the caller wraps this in
-    ``endpoint.serving(job)`` (as the command line does)."""
+    ``job`` is served already: ``endpoint.run`` (the library's and the command's) serves
+    it and warns when its spend cannot be priced."""
     started = time.monotonic()
     events = events or Events(bar=job.progress)
     fmt, source, targets = _prepare(job)
     paths = dict.fromkeys(str(t.path) for t in targets)  # an Xcode catalog: one for all
     total = Report(str(job.input), ", ".join(paths), job.model)
-    warning = unpriced(job)
-    if warning:
-        events.warn(warning)
     failed: list[pl.DataFrame] = []
     written: dict[Path, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="mtpipe-") as tmp:
@@ -124,11 +91,28 @@ def run(job: Job, *, handle_signals: bool = False, events: Events | None = None)
             _write(target.path, data)
             written[target.path] = data
             if total.stopped == "interrupted":
+                total = _not_reached(total, targets[i + 1 :], written)
                 break
     total = _finish(total, job, started, failed)
     events.finish(total)
     _say_kept(sum(len(t.messages) - len(t.sent) for t in targets), events)
     return total
+
+
+def _not_reached(total: Report, rest: Sequence[Target], written: Mapping[Path, bytes]) -> Report:
+    """The report of a run interrupted before ``rest`` began: their messages counted as
+    cells not sent (blank ones as blank, as a run counts them), and only the targets
+    written named as its output."""
+    texts = [m.text for t in rest for m in t.sent]
+    blank = sum(1 for text in texts if not text or text.isspace())
+    return dataclasses.replace(
+        total,
+        output=", ".join(str(path) for path in written),
+        rows=total.rows + len(texts),
+        cells=total.cells + len(texts) - blank,
+        blank_cells=total.blank_cells + blank,
+        not_sent=total.not_sent + len(texts) - blank,
+    )
 
 
 def _say_kept(kept: int, events: Events) -> None:

@@ -173,13 +173,6 @@ def _run(args: argparse.Namespace) -> int:
     return _execute(load_job_file(args.job, args.sets), name=str(args.job))
 
 
-def _catalog(values: dict[str, Any]) -> dict[str, Any]:
-    """A localization catalog's defaults (-o its layout folder); a table's values as given."""
-    from .catalogs import catalog_values
-
-    return catalog_values(values)
-
-
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     """Values of the options given on the command line; a .toml INPUT is a job file below them."""
     values = given_values(args)
@@ -189,14 +182,12 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from .catalogs import estimate as estimate_catalog
-    from .catalogs import is_catalog
-    from .runner import estimate
+    from .endpoint import estimate
 
-    values = _catalog(_given(args))
+    values = _given(args)
     job = build_job(values | {"sim": True}, env=os.environ)  # no key needed to plan
     job = dataclasses.replace(job, sim=bool(values.get("sim")))  # its cache entries
-    figures = estimate_catalog(job) if is_catalog(job) else estimate(job)
+    figures = estimate(job)
     costs = figures.pop("cost_usd")
     assert isinstance(costs, dict)
     for name, value in figures.items():
@@ -213,7 +204,7 @@ def _status(args: argparse.Namespace) -> int:
 
     path = args.target
     if path.suffix == ".toml":
-        values = _catalog(load_job_file(path))
+        values = load_job_file(path)
         path = build_job(values | {"sim": True}, env=os.environ).checkpoint
     with Checkpoint(path, must_exist=True) as checkpoint:
         summary = checkpoint.summary(examples=args.examples)
@@ -243,26 +234,27 @@ def _execute(values: dict[str, Any], *, name: str = "") -> int:
         # aiohttp's import spends ~40 ms loading the CA store in C code that releases
         # the GIL: in a thread it overlaps polars' import (runner's own waits for it).
         threading.Thread(target=_import_quietly, args=("aiohttp",), daemon=True).start()
-        from . import catalogs, endpoint
+        from . import endpoint
         from .report import Events
     finally:
         gc.enable()
 
-    job = build_job(catalogs.catalog_values(values), env=os.environ)  # a catalog's defaults
+    job = build_job(values, env=os.environ)
     job = dataclasses.replace(job, name=name) if name else job
     events = Events(fmt=job.log_format, bar=job.progress)
-    if catalogs.is_catalog(job):
-        with endpoint.serving(job) as served:
-            return catalogs.run(served, handle_signals=True, events=events).exit_code
     return endpoint.run(job, handle_signals=True, events=events).exit_code
 
 
 def _ray_engine(values: dict[str, Any], name: str) -> int:
+    from .catalogs import is_catalog
+
+    job = build_job(values, env=os.environ)
+    if is_catalog(job):
+        raise UsageError(f"{job.input}: --engine ray translates tables; leave it out for a catalog")
     if importlib.util.find_spec("ray") is None:
         raise UsageError("--engine ray needs Ray: pip install 'mtpipe[ray]'")
     from .ray.engine import run_job
 
-    job = build_job(values, env=os.environ)
     job = dataclasses.replace(job, name=name) if name else job
     return run_job(job, key_file=values.get("api_key_file"))
 

@@ -7,6 +7,7 @@ into a resolved ``Job`` (paths, languages, base URL, key, prices, cache).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import tomllib
 import urllib.parse
@@ -101,7 +102,7 @@ _AS_GIVEN = (
 
 def build_job(values: Mapping[str, Any], *, env: Mapping[str, str]) -> Job:
     """A resolved Job from given ``values`` (option key -> value); defaults fill the rest."""
-    given = _given(values)
+    given = _catalog_defaults(_given(values))
     source, targets = Path(given["input"]), _languages(given["to"])
     _check_not_same(given["source_lang"], targets)
     output = Path(given["output"]) if given["output"] else output_path_for(source)
@@ -147,6 +148,22 @@ def _given(values: Mapping[str, Any]) -> dict[str, Any]:
             "an input file and --to languages are required, e.g. "
             "mtpipe translate data.csv --to de,ja"
         )
+    return given
+
+
+def _catalog_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """A localization catalog's defaults (``catalog_folders``); a table's values, or an
+    input of no known format (the run refuses it), as given."""
+    from .formats.catalog import catalog_folders  # polars: for a run, never for --help
+    from .formats.registry import catalog_for
+
+    source = Path(given["input"])
+    with contextlib.suppress(UsageError):
+        fmt = catalog_for(source, given["input_format"])
+        if fmt is not None:
+            out, checkpoint, report = catalog_folders(fmt, source, given["output"])
+            given = given | {"output": out, "checkpoint": given["checkpoint"] or checkpoint}
+            return given | {"report": given["report"] or report}
     return given
 
 

@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.catalogframe import CONTEXT, NOTE, TEXT, frame_of, note_of, translations_of
-from pipeline.catalogs import layout_root
-from pipeline.formats.catalog import Message, Target
+from pipeline.formats.catalog import Message, Target, layout_root
 from pipeline.formats.registry import catalog_for
 
 names = st.sampled_from([*CONTEXT, "variable", "extra_note", "id", TEXT])

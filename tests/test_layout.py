@@ -53,16 +53,16 @@ LAYERS = {
     "worker": 4,
     "translate": 5,  # requests -> results: client, pacing, budget, review, resends
     "runner": 6,
-    "endpoint": 7,  # run(job): against the simulator when job.sim, for the library and the CLI
+    "endpoint": 8,  # run(job): a table or a catalog, against the simulator when job.sim
     "catalogframe": 3,  # a catalog target's messages as cells, the run's output as Targets
     "catalogs": 7,  # a localization catalog through the runner, a run per target language
-    "frame": 8,  # translate_frame: a DataFrame through the same run, for notebooks
-    "cli": 9,  # over ray (--engine ray), imported only when asked for
-    "ray": 8,  # the Ray engine (the ray extra): translate_dataset over the per-block path
-    "__main__": 10,
+    "frame": 9,  # translate_frame: a DataFrame through the same run, for notebooks
+    "cli": 10,  # over ray (--engine ray), imported only when asked for
+    "ray": 9,  # the Ray engine (the ray extra): translate_dataset over the per-block path
+    "__main__": 11,
     "formats": 2,  # file formats: tables and localization catalogs (catalog.py: the contract)
     "sim": 5,  # the simulator package (server, api, pseudo): nothing below imports it
-    "__init__": 10,  # the public facade: exports from every layer, imported on first use
+    "__init__": 11,  # the public facade: exports from every layer, imported on first use
 }
 
 

@@ -34,6 +34,7 @@ Languages are BCP 47 tags as the user typed them after resolution (``de``,
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +48,13 @@ __all__ = [
     "CatalogFormat",
     "Message",
     "Target",
+    "catalog_folders",
+    "layout_root",
     "narrow",
     "plural_categories",
 ]
+
+STATE = ".mtpipe"  # under a catalog run's folder: its checkpoint and report
 
 
 class CatalogError(InputError):
@@ -124,6 +129,25 @@ class CatalogFormat(Protocol):
     ) -> bytes: ...
 
     def target_path(self, source_path: Path, lang: str) -> Path: ...
+
+
+def layout_root(fmt: CatalogFormat, source: Path) -> Path:
+    """The folder the format's target layout starts from: ``locale/`` for
+    ``locale/en/LC_MESSAGES/django.po``, ``res/`` for ``res/values/strings.xml``."""
+    target = fmt.target_path(source, "de")
+    return Path(os.path.commonpath([source.parent, target.parent]))
+
+
+def catalog_folders(
+    fmt: CatalogFormat, source: Path, output: str | Path | None
+) -> tuple[Path, Path, Path]:
+    """Where a catalog run writes: the folder its targets' layout starts from (``output``,
+    else ``layout_root`` beside the source), and the checkpoint and report in its hidden
+    ``.mtpipe/`` (aapt2 and Xcode skip it)."""
+    out = Path(output) if output else layout_root(fmt, source)
+    out = out if out.name else out.absolute()  # "." has no name to derive files from
+    state = out / STATE
+    return out, state / f"{source.name}.checkpoint.sqlite", state / f"{source.name}.report.json"
 
 
 @functools.cache
