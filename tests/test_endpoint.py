@@ -18,9 +18,13 @@ def test_the_library_run_honours_sim(tmp_path: Path) -> None:
     source.write_text("text\nHello world\nGood night\n", encoding="utf-8")
     values = {"input": source, "to": "de,ja", "sim": True, "progress": False}
     # No key anywhere and the real API's default base URL: only the simulator can answer.
-    job = build_job(values | {"max_attempts": 1, "timeout": 5}, env={})
+    # env={} has no XDG_CACHE_HOME: without a cache of its own the run would read (and
+    # fill) the user's ~/.cache and could pass on cached cells without sending anything.
+    options = {"max_attempts": 1, "timeout": 5, "cache": tmp_path / "cache.sqlite"}
+    job = build_job(values | options, env={})
     report = pipeline.run(job)
     assert (report.translated, report.failed, report.exit_code) == (4, 0, 0)
+    assert (report.new, report.cached, report.requests) == (4, 0, 4)  # the simulator answered
     out = pl.read_csv(tmp_path / "in.translated.csv")
     assert out["text_de"].null_count() == 0 and out["text_ja"].null_count() == 0
     assert report.prompt_tokens == int(out["mt_prompt_tokens"].sum())

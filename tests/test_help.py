@@ -105,6 +105,34 @@ def test_serve_sim_help_names_the_command() -> None:
     assert "--latency" in text and "--faults" in text
 
 
+def test_run_help_and_what_it_says(sim: Sim, tmp_path: Path) -> None:
+    """``run --help``: keys are translate's long options with underscores, relative paths
+    resolve against the job file's folder, ``--set`` overrides a key (typed), repeatable."""
+    text = _help("run")
+    assert text.startswith("usage: mtpipe run [-h] [--set KEY=VALUE] job")
+    assert "Keys are the long option names of 'mtpipe translate' with underscores" in text
+    assert "relative paths resolve against the job file's folder" in text
+    assert "--set KEY=VALUE override a key of the job file, repeatable" in text
+    (tmp_path / "data").mkdir()
+    _csv(tmp_path / "data" / "in.csv", "Hello there", "Good bye")
+    job = tmp_path / "jobs" / "j.toml"
+    job.parent.mkdir()
+    job.write_text(
+        f'input = "../data/in.csv"\nto = ["de"]\nbase_url = "{sim.base_url}"\n'
+        'pack = "auto"\nfailed_out = "failed.csv"\n',
+        encoding="utf-8",
+    )
+    sim.reset()
+    run = mtpipe("run", job, "--set", "to=fr,ja", "--set", "concurrency=1", "--set", "pack=off")
+    assert run.code == 0, run.stderr
+    out = pl.read_csv(tmp_path / "data" / "in.translated.csv")
+    assert {"text_fr", "text_ja"} <= set(out.columns) and "text_de" not in out.columns
+    assert (tmp_path / "jobs" / "failed.csv").exists()  # beside the job file, not the cwd
+    assert sim.stats()["requests"] == 4  # --set pack=off: one request per cell
+    bad = mtpipe("run", job, "--set", "concurency=2")
+    assert bad.code == 2 and "did you mean 'concurrency'" in bad.stderr
+
+
 def test_the_exit_codes_in_the_help_are_the_readme_table() -> None:
     """Every exit code README's table documents is in ``mtpipe --help``, and no other;
     each code's behaviour has its own test (130: test_crash, 4: test_unreachable, ...)."""

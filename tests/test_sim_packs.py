@@ -74,3 +74,31 @@ def test_pack_fault_probabilities_are_checked() -> None:
     with pytest.raises(ValueError, match="add up to more than 1"):
         SimConfig(faults=(("merge", 0.6), ("never", 0.6)))
     SimConfig(faults=(("merge", 0.6), ("429", 0.6)))  # different groups
+
+
+async def _mixed_run(seed: int) -> tuple[list[str], dict[str, int]]:
+    faults = (("prefix", 0.1), ("preamble", 0.1), ("renumber", 0.1), ("blank", 0.1),
+              ("merge", 0.1), ("drop", 0.1), ("note", 0.1), ("never", 0.1))  # fmt: skip
+    async with client(SimConfig(seed=seed, faults=faults)) as http:
+        answers = []
+        for i in range(60):
+            texts = [f"{text} {i}" for text in TEXTS]
+            reply = await post(http, chat(PROMPT.format(lang="German", text=pack_of(texts))))
+            answers.append(content(reply))
+        return answers, (await stats(http))["packs"]
+
+
+@pytest.mark.anyio
+async def test_pack_faults_are_seeded_and_each_is_counted() -> None:
+    """The same seed gives the same answers and counts (a run can be replayed); another
+    seed gives others; every pack fault of the mix is drawn and counted in /_sim/stats."""
+    first, counted = await _mixed_run(seed=4)
+    again, recounted = await _mixed_run(seed=4)
+    other, _ = await _mixed_run(seed=5)
+    assert first == again and counted == recounted
+    assert first != other
+    kinds = ("prefix", "preamble", "renumber", "blank", "merge", "drop", "note", "never")
+    assert set(counted) == set(kinds) and all(counted[kind] > 0 for kind in kinds)
+    cleans = [pack_of([pseudo_translate(f"{t} {i}", "German") for t in TEXTS]) for i in range(60)]
+    deviated = sum(answer != clean for answer, clean in zip(first, cleans, strict=True))
+    assert deviated == sum(counted.values())  # every deviation counted, once
