@@ -84,7 +84,8 @@ OPTIONS: tuple[Option, ...] = (
        "~/.cache when unset; job key: a path, or false)", off="--no-cache",
        off_help="do not read or fill the translation cache (job key: cache = false)"),
     _P("engine", "str", "local: this process; ray: a Ray cluster (the ray extra; INPUT may be "
-       "a folder of part files or a glob) (default local)", "local", ("local", "ray")),
+       "a folder of part files or a glob, local or a pyarrow.fs URI; -o a local path) "
+       "(default local)", "local", ("local", "ray")),
     _P("ray_address", "str", "--engine ray: the cluster, auto or HOST:PORT (default: Ray's own: "
        "$RAY_ADDRESS or a local instance)"),
     _P("actors", "int", "--engine ray: block translators running at once (default 2)", 2,

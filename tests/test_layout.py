@@ -68,7 +68,7 @@ LAYERS = {
 
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
-    "ray": {"__init__", "dataset", "engine", "owners", "quota", "reports"},
+    "ray": {"__init__", "dataset", "engine", "inputs", "owners", "quota", "reports"},
     "quota": {"__init__", "values", "rules", "memory"},
     "sim": {
         "__init__",

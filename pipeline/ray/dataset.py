@@ -45,7 +45,7 @@ from ..runlock import RunLock
 from ..store import done_status
 from .owners import Claims, Owners
 from .quota import cluster_store, pacing_name
-from .reports import save
+from .reports import as_local, save
 
 __all__ = ["translate_dataset", "translate_job"]
 
@@ -109,7 +109,7 @@ def translate_job(
     )
     shipped: dict[str, Any] = {"job": block_job, "key_file": key_file}
     shipped |= {"state": str(state.resolve()), "stores": _stores(job)}
-    shipped |= {"reports": str(reports.resolve()) if reports else None}
+    shipped |= {"reports": str(reports.resolve()) if reports else None, "since": time.time()}
     return ds.map_batches(
         _Blocks,
         batch_size=None,  # one whole block per call: the block is the unit of retry
@@ -153,6 +153,7 @@ class _Blocks:
         stores: Stores,
         key_file: str | Path | None,
         reports: str | None,
+        since: float,
     ) -> None:
         self._job = dataclasses.replace(job, api_key=_worker_key(job, key_file))
         self._stores = stores
@@ -160,6 +161,7 @@ class _Blocks:
         self._claims = Claims(Path(state), uuid.uuid4().hex)
         self._slot, self._shard = _claim_slot(Path(state))
         self._reports = Path(reports) if reports else None
+        self._since = since  # the run's start: what a shard held before it is reused
 
     def __call__(self, block: pa.Table) -> pa.Table:
         frame = pl.from_arrow(block)
@@ -192,7 +194,8 @@ class _Blocks:
             finally:  # its results are stored: the blocks waiting for them may go on
                 self._claims.release(block_id)
             if self._reports is not None:
-                save(report, self._reports, block_id)
+                shards = sorted(self._shard.parent.glob("shard-*.sqlite"))
+                save(as_local(report, job, shards, self._since), self._reports, block_id)
             return pl.read_parquet(output).to_arrow()
 
     def _peers(self, block: str, keys: pl.Series) -> list[Result]:

@@ -1,8 +1,8 @@
 """``mtpipe translate INPUT --engine ray``: a file, a folder of part files or a glob, on Ray.
 
-    connect (--ray-address) -> read INPUT as a Dataset (Parquet: Ray's reader, a block
-    per row group; CSV/TSV/JSONL: mtpipe's own reader, a block per file) ->
-    translate_job -> write OUTPUT to a temporary sibling -> rename
+    connect (--ray-address) -> INPUT's parts as a lazy Dataset, read by the workers
+    (inputs.py; local paths or pyarrow.fs URIs) -> translate_job -> write OUTPUT (a
+    local path) to a temporary sibling -> rename
 
 Parquet is written as a folder of part files, CSV/TSV/JSONL as one file with
 the blocks in input order.  Nothing is at OUTPUT until the rename: a failed or
@@ -13,7 +13,6 @@ killed run leaves no partial output.  The result shards live in
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
 import shutil
@@ -32,20 +31,23 @@ import ray.data
 
 from ..config import Job
 from ..errors import InputError, OutputError, PipelineError, UsageError
-from ..formats import ReadOptions, Table, sink_for, source_for
+from ..formats import Table, sink_for
 from ..formats.registry import format_for
 from ..formats.table import WriteOptions
 from ..report import Events, write_report
 from .dataset import translate_job
+from .inputs import as_uri, input_parts, read
 from .reports import merged
 
-__all__ = ["run_job"]
+__all__ = ["run_job", "state_dir"]
 
 
 def run_job(job: Job, *, key_file: str | None = None) -> int:
     """Run ``job`` on the cluster at ``job.ray_address``; the exit code of ``mtpipe``."""
-    parts = input_parts(job.input)
-    fmt = format_for(parts[0], job.input_format).name
+    if as_uri(job.output) is not None:
+        raise UsageError(f"{job.output}: --engine ray writes to a local path; pass -o PATH")
+    parts = input_parts(as_uri(job.input) or job.input)
+    fmt = format_for(parts.first, job.input_format).name
     out_fmt = format_for(job.output, job.output_format).name
     if out_fmt not in ("parquet", "csv", "tsv", "jsonl"):
         raise UsageError(f"{job.output}: --engine ray writes parquet, csv, tsv or jsonl")
@@ -54,7 +56,7 @@ def run_job(job: Job, *, key_file: str | None = None) -> int:
     try:
         with _connected(job.ray_address):
             ray.data.DataContext.get_current().execution_options.preserve_order = True
-            ds = _read(parts, fmt, job)
+            ds = read(parts, fmt, job)
             state, actors = state_dir(job), job.actors
             out = translate_job(
                 ds, job, state=state, actors=actors, key_file=key_file, reports=blocks
@@ -69,20 +71,6 @@ def run_job(job: Job, *, key_file: str | None = None) -> int:
     write_report(report, job.report)
     Events(fmt=job.log_format, bar=False).finish(report)  # the local engine's summary line
     return report.exit_code
-
-
-def input_parts(given: Path) -> list[Path]:
-    """INPUT as files: the file, the folder's files (sorted, hidden ones left out) or the glob's."""
-    text = str(given)
-    if any(c in text for c in "*?["):
-        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-    elif given.is_dir():
-        found = sorted(p for p in given.iterdir() if p.is_file() and p.name[0] not in "._")
-    else:
-        found = [given] if given.is_file() else []
-    if not found:
-        raise InputError(f"{given}: no input file there; pass a file, a folder of parts or a glob")
-    return found
 
 
 def state_dir(job: Job) -> Path:
@@ -149,18 +137,6 @@ def _connect_error(address: str | None, said: str) -> UsageError:
     return UsageError(
         f"cannot connect to the Ray cluster at {where} ({first[:200]}); check --ray-address"
     )
-
-
-def _read(parts: list[Path], fmt: str, job: Job) -> ray.data.Dataset:
-    if fmt == "parquet":
-        return ray.data.read_parquet([str(p) for p in parts])
-    if fmt not in ("csv", "tsv", "jsonl"):
-        raise UsageError(f"{parts[0]}: --engine ray reads parquet, csv, tsv or jsonl")
-    options = ReadOptions(
-        columns=tuple(job.columns), delimiter=job.delimiter, encoding=job.encoding
-    )
-    source = source_for(parts[0], fmt)
-    return ray.data.from_arrow([source.read(p, options).frame.to_arrow() for p in parts])
 
 
 def _check_output(output: Path) -> None:

@@ -27,19 +27,30 @@ from typing import Any
 import ray
 
 from .. import quota as rules
-from ..quota import Begin, Booking, Charge, Grant, QuotaState, Settlement, View
+from ..quota import Begin, Booking, Charge, Grant, Quota, QuotaState, Settlement, View
 
 __all__ = ["NAMESPACE", "ClusterQuotaStore", "cluster_store", "pacing_name"]
 
 NAMESPACE = "mtpipe"
 _SLACK = 0.01  # seconds a "go" may take to arrive before it is asked again
 _TRIES = 4
+_HEADROOM = 0.03  # share of the quota left unused across a cluster (see _wide)
 
 
 def pacing_name(base_url: str, model: str, api_key: str | None) -> str:
     """The actor name of one key and model's quota (a digest: the key is never shown)."""
     ident = "\x1f".join((base_url, model, api_key or ""))
     return "mtpipe-quota-" + hashlib.blake2b(ident.encode(), digest_size=16).hexdigest()
+
+
+def _wide(quota: Quota) -> Quota:
+    """``quota`` with at least ``_HEADROOM`` left unused.  A start is logged when the "go"
+    arrives, the request reaches the server later: a process's scheduling delay, and the
+    server's.  Ten starts are kept 1 s + headroom apart (at 600 a minute), so a request
+    may arrive that much late before a server second holds eleven: 20 ms at the local 2%,
+    too little for several processes on a loaded machine (a 429 costs 10% of the rate
+    for 10 s and more); 30 ms at 3%."""
+    return quota if quota.headroom >= _HEADROOM else replace(quota, headroom=_HEADROOM)
 
 
 @ray.remote(num_cpus=0)  # a sync actor runs one call at a time
@@ -50,15 +61,17 @@ class _QuotaActor:
         self._state = QuotaState()
 
     def reserve(self, booking: Booking) -> Grant:
-        self._state, grant = rules.reserve(self._state, booking)
+        self._state, grant = rules.reserve(
+            self._state, replace(booking, quota=_wide(booking.quota))
+        )
         return grant
 
     def begin(self, call: Begin) -> Grant:
-        self._state, grant = rules.begin(self._state, call)
+        self._state, grant = rules.begin(self._state, replace(call, quota=_wide(call.quota)))
         return grant
 
     def settle(self, call: Settlement) -> View:
-        self._state, result = rules.settle(self._state, call)
+        self._state, result = rules.settle(self._state, replace(call, quota=_wide(call.quota)))
         return result
 
     def admit(self, charge: Charge) -> bool:

@@ -8,23 +8,34 @@ folder, named by the block's digest, so a block Ray retried (its worker
 killed) replaces its earlier report instead of counting twice.  The driver
 adds the counts, tokens, retries, failures and flags, prices the tokens as
 the local engine does, and takes the exit code from the sums, so the JSON
-report and the summary line have the local engine's fields and meaning.  A
-cell another block of the same run translated counts as ``reused`` in the
-block that copied it; ``units`` adds each block's distinct texts.
+report and the summary line have the local engine's fields and meaning.
+``reused`` is the local engine's too (``as_local``): the cells whose unit an
+earlier run had done (stored in some shard before the run started); a cell
+another block of the same run translated counts as ``new``.  ``units`` adds
+each block's distinct texts.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from ..config import Job
 from ..config import cost_usd as priced
+from ..formats import source_for
+from ..keying import key
+from ..models import Status
 from ..report import Report
+from ..specs import Specs
 
-__all__ = ["merged", "save"]
+__all__ = ["as_local", "merged", "save"]
 
 _ADDED = (
     "rows", "cells", "blank_cells", "units", "translated", "reused", "cached", "new",
@@ -40,6 +51,50 @@ def save(report: Report, folder: Path, block: str) -> None:
     tmp = folder / f".{block}.json.tmp"
     tmp.write_text(json.dumps(report.as_dict()), encoding="utf-8")
     tmp.replace(folder / f"{block}.json")
+
+
+def as_local(report: Report, job: Job, shards: Sequence[Path], since: float) -> Report:
+    """The block's ``report`` with ``reused`` as the local engine counts it: its cells whose
+    unit a shard held done before ``since`` (the run's start, a clock time); the cells it
+    copied from what this run stored (another block's units, or this actor's earlier
+    block's) move to ``new`` and ``to_translate``, and count as ``deduplicated`` (sent
+    once, for another cell).  ``job`` is the block's: its input is the block's rows."""
+    specs = Specs.of(job)
+    table = source_for(job.input, "parquet").read(job.input, specs.read.options)
+    plan = key(specs.translate, table).plan
+    if not plan.keys:
+        return report
+    keys = json.dumps(pl.concat(plan.keys).drop_nulls().unique().to_list())
+    found: set[str] = set()
+    for shard in shards:
+        found |= _done_before(shard, keys, since)
+    held = pl.Series(sorted(found), dtype=pl.String).implode()
+    moved = report.reused - sum(int(k.is_in(held).sum()) for k in plan.keys)
+    return replace(
+        report,
+        reused=report.reused - moved,
+        new=report.new + moved,
+        to_translate=report.to_translate + moved,
+        deduplicated=report.deduplicated + moved,  # their units were sent by other blocks
+    )
+
+
+def _done_before(shard: Path, keys: str, since: float) -> set[str]:
+    """Which of ``keys`` (a JSON list) ``shard`` holds done since before ``since`` (the
+    checkpoint's ``updated`` column, which ``lookup`` does not return)."""
+    query = (
+        "SELECT key FROM results WHERE status = ? AND updated < ?"
+        " AND key IN (SELECT value FROM json_each(?))"
+    )
+    db = sqlite3.connect(f"{shard.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        return {row[0] for row in db.execute(query, (Status.DONE.value, since, keys))}
+    except sqlite3.OperationalError as exc:  # a shard a starting actor has not set up yet
+        if "no such table" in str(exc):
+            return set()
+        raise
+    finally:
+        db.close()
 
 
 def merged(folder: Path, job: Job, *, wall_seconds: float) -> Report:
