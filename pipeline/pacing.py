@@ -19,7 +19,8 @@ Every attempt passes five gates, in this order:
     pause         nothing starts before a server's Retry-After has passed
 
 Throttles by kind: "requests" halves concurrency and slows the request
-schedule by 10%; "burst" halves concurrency and restarts the ramp (starts
+schedule by 10% (not the first in a minute: paced at the limit, a lone one is
+jitter, and its pause is enough); "burst" halves concurrency and restarts the ramp (starts
 are already evenly spaced); "tokens" slows the token schedule by 20%;
 "other" halves concurrency.  A cut rate holds for 10 s, then creeps back at
 10% per 20 s.  ``headroom`` leaves 2% of both rates unused for the jitter

@@ -194,21 +194,24 @@ async def throttle(p: Pacer, kind: str, retry_after: float | None = None) -> Non
 async def test_each_throttle_kind() -> None:
     fake = FakeTime()
     p = pacer(fake, rpm=600, tpm=10_000, start_concurrency=16, max_concurrency=16)
-    await throttle(p, "requests")
+    await throttle(p, "requests")  # the first in a minute: halves, keeps the rate
     stats = p.statistics()
-    assert (stats.concurrency, stats.rpm_limit, stats.tpm_limit) == (8, 540, 10_000)
-    await throttle(p, "burst")  # halves and resets the ramp, keeps the rate
+    assert (stats.concurrency, stats.rpm_limit, stats.tpm_limit) == (8, 600, 10_000)
+    await throttle(p, "requests")  # a second: the rate too
     stats = p.statistics()
     assert (stats.concurrency, stats.rpm_limit, stats.tpm_limit) == (4, 540, 10_000)
+    await throttle(p, "burst")  # halves and resets the ramp, keeps the rate
+    stats = p.statistics()
+    assert (stats.concurrency, stats.rpm_limit, stats.tpm_limit) == (2, 540, 10_000)
     await throttle(p, "tokens")  # the token rate only
     stats = p.statistics()
-    assert (stats.concurrency, stats.rpm_limit, stats.tpm_limit) == (4, 540, 8_000)
+    assert (stats.concurrency, stats.rpm_limit, stats.tpm_limit) == (2, 540, 8_000)
     await throttle(p, "other")
     await throttle(p, "other")
     await throttle(p, "other")  # never below 1
     stats = p.statistics()
     assert (stats.concurrency, stats.rpm_limit, stats.tpm_limit) == (1, 540, 8_000)
-    assert stats.throttled == {"requests": 1, "burst": 1, "tokens": 1, "other": 3}
+    assert stats.throttled == {"requests": 2, "burst": 1, "tokens": 1, "other": 3}
     assert stats.in_flight == 0 and stats.paused_until is None
 
 
@@ -216,7 +219,9 @@ async def test_each_throttle_kind() -> None:
 async def test_a_rate_cut_holds_then_creeps_back() -> None:
     fake = FakeTime()
     p = pacer(fake, rpm=600)
-    await throttle(p, "requests")
+    await throttle(p, "requests")  # a lone one is jitter: no rate cut
+    assert p.statistics().rpm_limit == 600
+    await throttle(p, "requests")  # within the minute: cuts the rate
     await throttle(p, "requests")  # started after the first cut: cuts again
     assert p.statistics().rpm_limit == pytest.approx(600 * 0.81)
     fake.now += 10
@@ -268,12 +273,27 @@ def test_unknown_kind_and_bad_quotas() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_lone_requests_throttle_cuts_no_rate_a_minute_later_again() -> None:
+    """Paced at the limit, one 429 in a minute is the jitter between a start and the
+    server counting it: the pause answers it, a 10% cut held for 30 s would cost more."""
+    fake = FakeTime()
+    p = pacer(fake, rpm=600)
+    await throttle(p, "requests")
+    fake.now += 61
+    await throttle(p, "requests")  # a minute later: lone again
+    assert p.statistics().rpm_limit == 600
+    fake.now += 30
+    await throttle(p, "requests")  # 30 s after the last: a rate, not jitter
+    assert p.statistics().rpm_limit == pytest.approx(540)
+
+
+@pytest.mark.anyio
 async def test_retry_after_pauses_the_next_start() -> None:
     fake = FakeTime()
     p = pacer(fake, rpm=600)
     await throttle(p, "requests", retry_after=7.5)
     assert p.statistics().paused_until == T0 + 7.5
-    assert await starts(p, fake, 2) == pytest.approx([7.5, 7.5 + 60 / 540])
+    assert await starts(p, fake, 2) == pytest.approx([7.5, 7.5 + 60 / 600])  # a lone one
     assert fake.sleeps[0] == 7.5 and p.statistics().paused_until is None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from .values import KINDS, Begin, Booking, Charge, Grant, Quota, QuotaState, Settlement, View
+from .values import KINDS, LONE, Begin, Booking, Charge, Grant, Quota, QuotaState, Settlement, View
 
 __all__ = ["admit", "begin", "rate", "reserve", "settle", "spend", "view"]
 
@@ -107,13 +107,21 @@ def settle(state: QuotaState, call: Settlement) -> tuple[QuotaState, View]:
 
 
 def _cut(state: QuotaState, kind: str, now: float) -> QuotaState:
-    """One throttle per round: halve concurrency (tokens: cut the token rate instead)."""
+    """One throttle per round: halve concurrency (tokens: cut the token rate instead).
+
+    A "requests" throttle also slows the request schedule, unless it is the first in a
+    minute (``LONE``): paced at the limit, a lone one is the jitter between a start and
+    the server counting it, and its Retry-After pause is answer enough; a 10% cut held
+    for half a minute would cost more of the quota than the jitter does."""
     state = replace(state, generation=state.generation + 1, successes=0)
     if kind == "tokens":
         return replace(state, tpm_cut=state.tpm_cut.cut(now, 0.2))
     state = replace(state, concurrency=max(1, state.concurrency // 2))
     if kind == "requests":
-        state = replace(state, rpm_cut=state.rpm_cut.cut(now, 0.1))
+        lone = now - state.requests_throttled >= LONE
+        state = replace(state, requests_throttled=now)
+        if not lone:
+            state = replace(state, rpm_cut=state.rpm_cut.cut(now, 0.1))
     return state
 
 

@@ -30,6 +30,7 @@ KINDS = frozenset({"requests", "tokens", "burst", "other"})
 _HOLD = 10.0  # seconds a rate cut holds before it creeps back
 _CREEP = 0.1 / 20  # share of the full rate regained per second after the hold: 10% in 20 s
 _FLOOR = 0.25  # repeated cuts never go below this share of the full rate
+LONE = 60.0  # a "requests" throttle with none in the last minute is jitter: it cuts no rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class QuotaState:
     generation: int = 0  # bumped by every cut
     rpm_cut: Cut = field(default_factory=Cut)
     tpm_cut: Cut = field(default_factory=Cut)
+    requests_throttled: float = -math.inf  # when the last "requests" throttle cut a round
     spent: float = 0.0  # money billed
     reserved: float = 0.0  # money of attempts admitted and not yet settled
 
