@@ -3,7 +3,8 @@
 Exit codes: 0 every cell translated; 3 finished with failed or untranslated
 cells; 2 bad usage or input; 4 the provider rejected the configuration
 (key, model, billing); 75 another run holds the checkpoint; 1 anything
-unexpected; 130 interrupted (the output is written).  Each PipelineError carries its own code.
+unexpected; 130 interrupted (the output is written); 141 standard output closed by
+its reader (``| head``).  Each PipelineError carries its own code.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .options import build_job, load_job_file
 __all__ = ["main"]
 
 EXIT_OK, EXIT_UNEXPECTED = 0, 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a command whose reader left
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(error, PipelineError):
             print(f"mtpipe: error: {error}", file=sys.stderr)
             return error.exit_code
+        if isinstance(error, BrokenPipeError):  # `mtpipe estimate ... | head`: the reader left
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+            return EXIT_BROKEN_PIPE
         if os.environ.get("MTPIPE_DEBUG"):
             raise
         print(
@@ -73,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Translate the text columns of tables through Qwen MT models, resumably.",
         epilog="Exit codes: 0 ok, 3 some cells failed, 2 bad usage or input, "
         "4 provider rejected key/model/billing or endpoint unreachable, "
-        "75 checkpoint in use, 130 interrupted (output written), 1 unexpected.",
+        "75 checkpoint in use, 130 interrupted (output written), "
+        "141 stdout closed by its reader, 1 unexpected.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_translate(sub)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import Sim, corpus, mtpipe, mtpipe_env
+from tests.conftest import ROOT, Sim, corpus, mtpipe, mtpipe_env
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -461,3 +463,15 @@ def test_unreachable_endpoint_stops_with_exit_4(
     assert run.code == 4, run.stderr
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert host in run.stderr and cause in run.stderr and "--base-url" in run.stderr
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``mtpipe estimate ... | head``: the pipe's reader exits before mtpipe writes; mtpipe
+    ends with 141 (what a shell shows for SIGPIPE) and nothing on stderr, no traceback."""
+    src = tmp_path / "in.csv"
+    src.write_text("id,text\n1,Hello\n", encoding="utf-8")
+    command = f"{sys.executable} -m pipeline estimate {src} --to de | true; exit ${{PIPESTATUS[0]}}"
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=ROOT, env=mtpipe_env(), capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (141, "")
