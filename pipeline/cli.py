@@ -255,7 +255,9 @@ def _ray_engine(values: dict[str, Any], name: str) -> int:
     from .catalogs import is_catalog
 
     job = build_job(values, env=os.environ)
-    if is_catalog(job):
+    # INPUT may be a directory, a glob or a URI of part files (pipeline.ray.inputs reads
+    # their formats); only a file or an explicit --format can name a catalog
+    if (job.input_format or job.input.is_file()) and is_catalog(job):
         raise UsageError(f"{job.input}: --engine ray translates tables; leave it out for a catalog")
     if importlib.util.find_spec("ray") is None:
         raise UsageError("--engine ray needs Ray: pip install 'mtpipe[ray]'")
