@@ -63,7 +63,7 @@ def run_job(job: Job, *, key_file: str | None = None) -> int:
             )
             try:
                 _write(out, job, out_fmt)
-            except Exception as exc:  # a worker's PipelineError arrives wrapped by Ray
+            except ray.exceptions.RayError as exc:  # a worker's PipelineError, wrapped by Ray
                 raise _cause(exc) from None
         report = merged(blocks, job, wall_seconds=time.monotonic() - started)
     finally:
@@ -89,7 +89,7 @@ def _connected(address: str | None) -> Iterator[None]:
         try:
             with _stderr_to(said):  # Ray's C++ client logs each refused retry there
                 ray.init(address=address, **kwargs)
-        except Exception as exc:
+        except (OSError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
             said.seek(0)
             raise _connect_error(
                 address, f"{exc}\n{said.read().decode(errors='replace')}"
