@@ -126,9 +126,7 @@ class _Simulator:
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         arrival = time.monotonic()
-        self.stats.requests += 1
-        self.stats.first = arrival if self.stats.first is None else self.stats.first
-        self.stats.last = arrival
+        self._arrived(arrival)
         fault = self._draw()  # before any await: arrival order
         refused = self.limits.admit(arrival)
         if refused is not None:
@@ -145,6 +143,17 @@ class _Simulator:
         if job.context:
             self.stats.contexts[job.context] += 1
         fault = (self._trigger(job.text) if "[[sim:" in job.text else None) or fault
+        return await self._reply(request, job, fault, arrival)
+
+    def _arrived(self, arrival: float) -> None:
+        self.stats.requests += 1
+        self.stats.first = arrival if self.stats.first is None else self.stats.first
+        self.stats.last = arrival
+
+    async def _reply(
+        self, request: web.Request, job: Job, fault: str | None, arrival: float
+    ) -> web.StreamResponse:
+        """The answer to an admitted, well-formed request: a fault's reply or a completion."""
         if fault is None:
             self.stats.ok += 1
         else:
