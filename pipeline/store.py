@@ -92,6 +92,7 @@ async def record(
                     if not pending:
                         deadline = anyio.current_time() + interval
                     pending.extend(received)
+                    pending.extend(_drain(results))  # what queued meanwhile: no wait each
                     if len(pending) < batch_size:
                         continue
                 batch, pending, deadline = pending, [], math.inf

@@ -182,8 +182,11 @@ class _Stage:
         if reviewed.results:
             attempt = f"{self._run}.{next(self._attempts)}"
             stamped = [replace(result, attempt=attempt) for result, _ in reviewed.results]
-            with anyio.CancelScope(shield=True):  # a received answer is always handed on
-                await self.results.send(stamped)
+            try:
+                self.results.send_nowait(stamped)  # the common case: room in the buffer
+            except anyio.WouldBlock:
+                with anyio.CancelScope(shield=True):  # a received answer is always handed on
+                    await self.results.send(stamped)
         for result, cells in reviewed.results:
             self.events.advance(cells, failed=result.status is not Status.DONE)
         return reviewed.resend
