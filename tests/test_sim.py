@@ -352,6 +352,7 @@ async def test_text_markers_and_stats() -> None:
         "contexts": {},
         "corrupted": {},
         "packs": {},
+        "peak_in_flight": 1,  # one after another
     }
     assert cleared == {
         "requests": 0,
@@ -364,6 +365,7 @@ async def test_text_markers_and_stats() -> None:
         "corrupted": {},
         "packs": {},
         "span": 0.0,
+        "peak_in_flight": 0,
     }
 
 

@@ -8,8 +8,9 @@ otherwise) and faults drawn from ``random.Random(seed)`` in arrival order.
 Test hooks: ``[[sim:moderation]]`` in a text always gets the moderation 400,
 ``[[sim:flaky]]`` a 500 the first time that exact text arrives; ``GET
 /_sim/stats`` counts requests, faults, 429s by code, texts, the context notes
-read (``contexts``) and corrupted answers, ``POST /_sim/reset`` zeroes those
-counts (the flaky and breakph memories, the fault draw sequence and the rate windows go on).
+read (``contexts``), corrupted answers and the peak of requests in flight
+(``peak_in_flight``), ``POST /_sim/reset`` zeroes those counts (the flaky and
+breakph memories, the fault draw sequence and the rate windows go on).
 
 Glossary terms (``translation_options.terms``, or the sentence ``Translate
 these terms exactly so: A -> B; C -> D.`` of the prompt's instruction
@@ -89,6 +90,8 @@ class _Stats:
     packs: Counter[str] = field(default_factory=Counter)  # pack deviations applied, by kind
     first: float | None = None  # arrival of the first request (time.monotonic)
     last: float | None = None  # arrival of the latest request
+    in_flight: int = 0  # requests being answered now
+    peak_in_flight: int = 0  # the most at once: what a client's concurrency limit allowed
 
 
 class _Simulator:
@@ -125,6 +128,15 @@ class _Simulator:
         return None
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        stats = self.stats  # a reset meanwhile starts new counts
+        stats.in_flight += 1
+        stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        try:
+            return await self._chat(request)
+        finally:
+            stats.in_flight -= 1
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         arrival = time.monotonic()
         self._arrived(arrival)
         fault = self._draw()  # before any await: arrival order
@@ -211,6 +223,7 @@ class _Simulator:
                 # seconds from the first request's arrival to the latest's: the span a
                 # quota was used over, without the clients' start-up and output writing
                 "span": (stats.last or 0.0) - (stats.first or 0.0),
+                "peak_in_flight": stats.peak_in_flight,
             }
         )
 
