@@ -9,7 +9,8 @@ Every attempt passes five gates, in this order:
 
     concurrency   an AIMD limit: start_concurrency at first, +1 after `limit` successes in a
                   row, halved by a throttle (once per round: slots that started before the
-                  last cut do not cut again)
+                  last cut do not cut again); it counts the attempts in flight of every
+                  process on the store (each go holds a lease until it settles)
     requests      a GCRA schedule with no burst tolerance: starts at least 60/rpm s apart
     tokens        the same for tokens: t estimated tokens move the schedule t*60/tpm;
                   done(billed) corrects it by the difference, a throttle refunds it
@@ -47,6 +48,7 @@ from .quota import (
     Begin,
     Booking,
     Cut,
+    Grant,
     MemoryQuotaStore,
     Quota,
     QuotaStore,
@@ -140,7 +142,7 @@ class Pacer:
         await self._limiter.acquire_on_behalf_of(owner)
         try:
             async with self._gate:
-                generation = await self._wait_turn(est_tokens)
+                grant = await self._wait_turn(est_tokens)
             self._in_flight += 1
             slot = Slot(self, est_tokens)
             try:
@@ -148,7 +150,7 @@ class Pacer:
             finally:
                 self._in_flight -= 1
                 with anyio.CancelScope(shield=True):
-                    await self._close(slot, generation)
+                    await self._close(slot, grant)
         finally:
             self._limiter.release_on_behalf_of(owner)
 
@@ -170,10 +172,11 @@ class Pacer:
             self._hold_until = max(self._hold_until, self._clock() + seconds)
             self._note_pause(self._hold_until)
 
-    async def _wait_turn(self, est_tokens: int) -> int:
+    async def _wait_turn(self, est_tokens: int) -> Grant:
         """Book a start, sleep until it, then begin: again while the store says later.
 
-        Returns the generation of cuts the attempt starts in."""
+        Returns the go: its ticket holds a shared slot, its view the generation of cuts
+        the attempt starts in."""
         now = self._clock()
         grant = await self._store.reserve(Booking(now, est_tokens, self.quota))
         self._apply(grant.view)
@@ -186,15 +189,17 @@ class Pacer:
             self._apply(grant.view)
             start = max(grant.start, self._paused_until)  # a pause this process heard of
             if start <= now:
-                return grant.view.generation
+                return grant
 
-    async def _close(self, slot: Slot, generation: int) -> None:
+    async def _close(self, slot: Slot, grant: Grant) -> None:
+        """Say how the attempt went, and free its shared slot (an attempt left without a word
+        settles as "none": only the slot and any hold)."""
         pause = max(slot.pause_until, self._hold_until)
         self._hold_until = 0.0
-        outcome = slot.outcome or "none"
-        if outcome == "none" and not pause:
-            return
-        settlement = Settlement(self._clock(), self.quota, slot.tokens, outcome, generation, pause)
+        outcome, generation = slot.outcome or "none", grant.view.generation
+        settlement = Settlement(
+            self._clock(), self.quota, slot.tokens, outcome, generation, pause, grant.ticket
+        )
         self._apply(await self._store.settle(settlement))
 
     def _note_pause(self, until: float) -> None:

@@ -26,7 +26,7 @@ from .quota import Begin, Booking, Charge, Cut, Grant, QuotaState, Settlement, V
 
 __all__ = ["FileQuotaStore", "shared_path"]
 
-_VERSION = 2
+_VERSION = 3
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 
@@ -45,8 +45,9 @@ def _decode(raw: bytes) -> QuotaState:
         if data.pop("version") != _VERSION:
             return QuotaState()
         starts = tuple((int(k), float(t)) for k, t in data.pop("starts"))
+        leases = tuple((int(k), float(t)) for k, t in data.pop("leases"))
         rpm_cut, tpm_cut = Cut(**data.pop("rpm_cut")), Cut(**data.pop("tpm_cut"))
-        return QuotaState(starts=starts, rpm_cut=rpm_cut, tpm_cut=tpm_cut, **data)
+        return QuotaState(starts=starts, leases=leases, rpm_cut=rpm_cut, tpm_cut=tpm_cut, **data)
     except (ValueError, TypeError, KeyError, AttributeError):
         return QuotaState()
 

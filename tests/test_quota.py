@@ -152,3 +152,16 @@ def test_processes_sharing_a_quota_pace_as_one_client(
     # here, on a machine the other tests load, only what no loaded machine excuses: the
     # processes neither take turns nor stall each other (each alone would use 1/runs)
     assert (stats["ok"] - 1) / (10 * stats["span"]) >= 0.8, stats
+
+
+def test_processes_sharing_a_quota_share_one_concurrency_limit(
+    sim_factory: Callable[..., Sim], tmp_path: Path
+) -> None:
+    """Two runs with --concurrency 3 on one key: at most 3 requests in flight at the server
+    at once, counted across both processes (each alone would keep 3 in flight)."""
+    slow = sim_factory("--latency", "0.2")
+    events = _together(slow.base_url, tmp_path, 2, 30, "--rpm", "6000", "--concurrency", "3")
+    assert [e["exit_code"] for e in events if e["event"] == "finish"] == [0, 0]
+    stats = slow.stats()
+    assert stats["ok"] == 60
+    assert stats["peak_in_flight"] == 3, stats["peak_in_flight"]

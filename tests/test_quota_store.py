@@ -19,6 +19,8 @@ from pipeline.budget import Budget
 from pipeline.models import Outcome, Request, Usage
 from pipeline.pacing import Pacer, Quota
 from pipeline.quota import (
+    LEASE,
+    POLL,
     Begin,
     Booking,
     Charge,
@@ -116,6 +118,59 @@ PRICES = (1.0, 1.0)  # USD per million tokens: 1000 tokens cost 0.001
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["memory", "file"])
+async def test_the_concurrency_limit_counts_the_attempts_of_every_process(
+    tmp_path: Path, kind: str
+) -> None:
+    """Limit 2 shared: while one process holds two attempts, the other's waits (asking
+    again every POLL) until one settles; a cancelled attempt frees its slot too."""
+    fake = FakeTime()
+    store: QuotaStore = MemoryQuotaStore() if kind == "memory" else FileQuotaStore(tmp_path / "q")
+    a, b = two(fake, store, start_concurrency=2, max_concurrency=2)
+    started: list[Pacer] = []
+    release, free = anyio.Event(), anyio.Event()
+    free.set()
+
+    async def hold(p: Pacer, until: anyio.Event) -> None:
+        async with p.slot(0) as slot:
+            started.append(p)
+            await until.wait()
+            slot.done(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hold, a, release)
+        tg.start_soon(hold, a, release)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(hold, b, free)
+        for _ in range(50):
+            await anyio.lowlevel.checkpoint()
+        assert started == [a, a]  # b asks again every POLL while a holds both slots
+        assert sum(x == pytest.approx(POLL) for x in fake.sleeps) >= 10
+        release.set()
+    assert started == [a, a, b]
+    assert {a.statistics().concurrency, b.statistics().concurrency} == {2}
+    with anyio.move_on_after(0):  # cancelled while it holds a slot: it settles as "none"
+        async with a.slot(0):
+            await anyio.sleep(1)
+    async with anyio.create_task_group() as tg:
+        for p in (a, b):
+            tg.start_soon(hold, p, free)
+    assert not (store.state if isinstance(store, MemoryQuotaStore) else _decode(
+        (tmp_path / "q").read_bytes())).leases  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_the_slots_of_a_process_that_died_come_free_when_their_lease_lapses() -> None:
+    store, quota, now = MemoryQuotaStore(), Quota(max_concurrency=1, start_concurrency=1), T_WALL
+    dead = await store.reserve(Booking(now, 0, quota))
+    assert (await store.begin(Begin(now, dead.ticket, quota))).start == now  # never settles
+    other = await store.reserve(Booking(now, 0, quota))
+    assert (await store.begin(Begin(now + 1, other.ticket, quota))).start == now + 1 + POLL
+    lapsed = now + LEASE + 0.001
+    assert (await store.begin(Begin(lapsed, other.ticket, quota))).start == lapsed
+
+
+@pytest.mark.anyio
 async def test_two_budgets_on_one_store_spend_one_limit() -> None:
     store = MemoryQuotaStore()
     budgets = [Budget(0.0105, "qwen-mt-flash", prices=PRICES, store=store) for _ in range(2)]
@@ -193,6 +248,7 @@ states = st.builds(
     tokens=finite,
     paused_until=finite,
     starts=st.lists(st.tuples(st.integers(0, 2**40), finite), max_size=30).map(tuple),
+    leases=st.lists(st.tuples(st.integers(0, 2**40), finite), max_size=30).map(tuple),
     ticket=st.integers(0, 2**40),
     concurrency=st.integers(0, 1000),
     successes=st.integers(0, 1000),
@@ -209,7 +265,7 @@ def test_the_state_file_record_round_trips(state: QuotaState) -> None:
     assert _decode(_encode(state)) == state
 
 
-@pytest.mark.parametrize("raw", [b"", b"garbage", b'{"version": 1}', b'{"version": 2}', b"[]"])
+@pytest.mark.parametrize("raw", [b"", b"garbage", b'{"version": 2}', b'{"version": 3}', b"[]"])
 def test_an_unreadable_record_reads_as_a_fresh_state(raw: bytes) -> None:
     assert _decode(raw) == QuotaState()
 

@@ -14,11 +14,13 @@ no clock.  Calls:
                                 ``grant.start``
     begin(Begin) -> Grant       say when the booked attempt actually woke: if
                                 the last ``per_second`` window (1 s plus
-                                headroom) already holds ceil(rpm/60) starts, or
-                                a pause came, ``grant.start`` is later: sleep
-                                and call begin again; else go
-    settle(Settlement) -> View  how an attempt went: billed tokens correct the
-                                token schedule; done counts toward the AIMD ramp;
+                                headroom) already holds ceil(rpm/60) starts, a
+                                pause came, or every slot of the concurrency
+                                limit is held, ``grant.start`` is later: sleep
+                                and call begin again; else go (holding a slot)
+    settle(Settlement) -> View  how an attempt went (its slot comes free): billed
+                                tokens correct the token schedule; done counts
+                                toward the AIMD ramp;
                                 a throttle cuts concurrency and rates (once per
                                 generation); a pause (Retry-After, a drained
                                 window) stops every start until then
@@ -28,9 +30,10 @@ no clock.  Calls:
 
 The concurrency limit, the ramp's success count, the generation of cuts and
 the rate cuts are in the state, so every process paces by the same numbers:
-N processes behave as one client.  In-flight counts stay per process (a
-crashed process would leak a shared one); each process caps its own
-in-flight at the shared limit.  A reservation of money by a process that dies
+N processes behave as one client.  The attempts in flight are in the state
+too, as leases: a go holds one until its attempt settles, a begin that finds
+as many live leases as the limit says "later" (``POLL``), and the leases of a
+process that died lapse after ``LEASE`` seconds.  A reservation of money by a process that dies
 stays reserved: the budget errs on the side of not spending.
 
 The package: ``values`` (the frozen values every call passes, the limits and
@@ -44,6 +47,8 @@ from .memory import MemoryQuotaStore
 from .rules import admit, begin, rate, reserve, settle, spend, view
 from .values import (
     KINDS,
+    LEASE,
+    POLL,
     Begin,
     Booking,
     Charge,
@@ -58,6 +63,8 @@ from .values import (
 
 __all__ = [
     "KINDS",
+    "LEASE",
+    "POLL",
     "Begin",
     "Booking",
     "Charge",

@@ -11,7 +11,20 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from .values import KINDS, LONE, Begin, Booking, Charge, Grant, Quota, QuotaState, Settlement, View
+from .values import (
+    KINDS,
+    LEASE,
+    LONE,
+    POLL,
+    Begin,
+    Booking,
+    Charge,
+    Grant,
+    Quota,
+    QuotaState,
+    Settlement,
+    View,
+)
 
 __all__ = ["admit", "begin", "rate", "reserve", "settle", "spend", "view"]
 
@@ -40,7 +53,8 @@ def view(state: QuotaState) -> View:
 def _fresh(state: QuotaState, now: float, quota: Quota) -> QuotaState:
     """``state``, reset if it is from a clock jump; its limit set on first use."""
     limit = now + _HORIZON
-    times = (state.requests, state.tokens, state.paused_until, *(t for _, t in state.starts))
+    logs = (*state.starts, *state.leases)
+    times = (state.requests, state.tokens, state.paused_until, *(t for _, t in logs))
     if not all(math.isfinite(t) and t < limit for t in times):
         state = QuotaState(spent=state.spent, reserved=state.reserved)
     if state.concurrency == 0:
@@ -71,7 +85,9 @@ def reserve(state: QuotaState, booking: Booking) -> tuple[QuotaState, Grant]:
 
 
 def begin(state: QuotaState, call: Begin) -> tuple[QuotaState, Grant]:
-    """Go now, or later if the last window is full or a pause came; the log holds the start."""
+    """Go now, or later if the last window is full, a pause came or every shared slot is
+    held (the AIMD limit counts the attempts in flight in every process); the log holds
+    the start, and a go holds a slot until it settles or its lease lapses."""
     now, quota = call.now, call.quota
     state = _fresh(state, now, quota)
     n, seconds = _window(quota)
@@ -79,6 +95,12 @@ def begin(state: QuotaState, call: Begin) -> tuple[QuotaState, Grant]:
     start = max(now, state.paused_until)
     if n and len(others) >= n:
         start = max(start, others[len(others) - n] + seconds)
+    leases = tuple((k, t) for k, t in state.leases if k != call.ticket and t > now)
+    if start <= now and len(leases) >= state.concurrency:
+        start = now + POLL
+    elif start <= now:
+        leases += ((call.ticket, now + LEASE),)
+    state = replace(state, leases=leases)
     booked = next((t for k, t in state.starts if k == call.ticket), now)
     starts = tuple((k, start if k == call.ticket else t) for k, t in state.starts)
     state = replace(state, starts=tuple(sorted(starts, key=lambda s: s[1])))
@@ -96,6 +118,7 @@ def settle(state: QuotaState, call: Settlement) -> tuple[QuotaState, View]:
         state,
         tokens=state.tokens + shift,
         paused_until=max(state.paused_until, call.pause_until),
+        leases=tuple(lease for lease in state.leases if lease[0] != call.ticket),
     )
     if call.outcome == "done":
         state = replace(state, successes=state.successes + 1)

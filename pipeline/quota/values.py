@@ -14,6 +14,8 @@ from ..errors import UsageError
 
 __all__ = [
     "KINDS",
+    "LEASE",
+    "POLL",
     "Begin",
     "Booking",
     "Charge",
@@ -31,6 +33,9 @@ _HOLD = 10.0  # seconds a rate cut holds before it creeps back
 _CREEP = 0.1 / 20  # share of the full rate regained per second after the hold: 10% in 20 s
 _FLOOR = 0.25  # repeated cuts never go below this share of the full rate
 LONE = 60.0  # a "requests" throttle with none in the last minute is jitter: it cuts no rate
+LEASE = 180.0  # seconds an attempt holds its shared slot at most: a process that died never
+# settles, and its slots come free after this (longer than the default 120 s timeout)
+POLL = 0.01  # seconds a start waits before asking again while every shared slot is held
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class QuotaState:
     tokens: float = 0.0  # ... and of the next token
     paused_until: float = 0.0
     starts: tuple[tuple[int, float], ...] = ()  # (ticket, start time), oldest first
+    leases: tuple[tuple[int, float], ...] = ()  # (ticket, lapses at): attempts in flight
     ticket: int = 0  # the last ticket handed out
     concurrency: int = 0  # the AIMD limit; 0 until the first booking sets it
     successes: int = 0  # in a row since the last change of the limit
@@ -126,6 +132,7 @@ class Settlement:
     outcome: str = "none"  # done, failed, none, or a throttle kind (KINDS)
     generation: int = 0  # the generation the attempt started in
     pause_until: float = 0.0
+    ticket: int = 0  # the attempt's booking: its shared slot comes free (0: none held)
 
 
 @dataclass(frozen=True, slots=True)
