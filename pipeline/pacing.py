@@ -54,6 +54,7 @@ from .quota import (
     QuotaStore,
     Settlement,
     View,
+    holder,
     rate,
 )
 
@@ -134,6 +135,7 @@ class Pacer:
         self._throttled: Counter[str] = Counter()
         self._paused_until = 0.0  # the latest pause this process knows of
         self._hold_until = 0.0  # a hold not yet told to the store
+        self._holder = holder()
 
     @contextlib.asynccontextmanager
     async def slot(self, est_tokens: int) -> AsyncIterator[Slot]:
@@ -185,7 +187,7 @@ class Pacer:
             if start > now:
                 await self._sleep(start - now)
                 now = self._clock()
-            grant = await self._store.begin(Begin(now, grant.ticket, self.quota))
+            grant = await self._store.begin(Begin(now, grant.ticket, self.quota, self._holder))
             self._apply(grant.view)
             start = max(grant.start, self._paused_until)  # a pause this process heard of
             if start <= now:

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import UsageError
-from .quota import Begin, Booking, Charge, Cut, Grant, QuotaState, Settlement, View, rules
+from .quota import Begin, Booking, Charge, Cut, Grant, QuotaState, Settlement, View, gone, rules
 
 __all__ = ["FileQuotaStore", "shared_path"]
 
-_VERSION = 3
+_VERSION = 4
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 
@@ -45,7 +45,7 @@ def _decode(raw: bytes) -> QuotaState:
         if data.pop("version") != _VERSION:
             return QuotaState()
         starts = tuple((int(k), float(t)) for k, t in data.pop("starts"))
-        leases = tuple((int(k), float(t)) for k, t in data.pop("leases"))
+        leases = tuple((int(k), float(t), str(h)) for k, t, h in data.pop("leases"))
         rpm_cut, tpm_cut = Cut(**data.pop("rpm_cut")), Cut(**data.pop("tpm_cut"))
         return QuotaState(starts=starts, leases=leases, rpm_cut=rpm_cut, tpm_cut=tpm_cut, **data)
     except (ValueError, TypeError, KeyError, AttributeError):
@@ -76,7 +76,7 @@ class FileQuotaStore:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes
             raw = os.pread(fd, 1 << 16, 0)
             old = _decode(raw)
-            new, result = change(old, arg)
+            new, result = change(rules.forget(old, gone(old)), arg)  # a killed holder's slots
             if new != old or not raw:
                 data = _encode(new)
                 os.pwrite(fd, data, 0)

@@ -69,7 +69,7 @@ LAYERS = {
 # Subpackages: each module of one, and the layer of the package as a whole.
 SUBPACKAGES = {
     "ray": {"__init__", "dataset", "engine", "inputs", "owners", "quota", "reports"},
-    "quota": {"__init__", "values", "rules", "memory"},
+    "quota": {"__init__", "values", "rules", "holders", "memory"},
     "sim": {
         "__init__",
         "__main__",

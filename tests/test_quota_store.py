@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -240,6 +241,64 @@ def test_two_processes_with_one_budget_never_spend_more_than_it(tmp_path: Path) 
     assert money["spent"] == pytest.approx(0.2) and money["reserved"] == pytest.approx(0.0)
 
 
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import anyio
+    from pipeline.pacing import Pacer, Quota
+    from pipeline.quotafile import FileQuotaStore
+
+    async def main() -> None:
+        quota = Quota(max_concurrency=2, start_concurrency=2)
+        pacer = Pacer(quota, store=FileQuotaStore(Path(sys.argv[1])))
+
+        async def hold() -> None:
+            async with pacer.slot(0):
+                await anyio.sleep(3600)  # a request that never answers
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold)
+            tg.start_soon(hold)
+            while pacer.statistics().in_flight < 2:
+                await anyio.sleep(0.01)
+            print("held", flush=True)
+
+    anyio.run(main)
+    """
+)
+
+
+def test_the_slots_of_a_killed_process_come_free_at_once_on_its_host(tmp_path: Path) -> None:
+    """A real kill -9 of a process holding both slots of the shared limit: while it lives no
+    other process starts; once it is dead the next start finds its pid gone and goes at
+    once (not after the 180 s lease)."""
+    path = tmp_path / "quota.state"
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "held\n"
+        assert {h for _, _, h in _decode(path.read_bytes()).leases} == {
+            f"{socket.gethostname()}:{child.pid}"
+        }
+
+        async def start_one(seconds: float) -> bool:
+            pacer = Pacer(Quota(max_concurrency=2, start_concurrency=2), store=FileQuotaStore(path))
+            with anyio.move_on_after(seconds):
+                async with pacer.slot(0) as slot:
+                    slot.done(0)
+                    return True
+            return False
+
+        assert not anyio.run(start_one, 0.3)  # both slots held by the live process
+    finally:
+        child.kill()
+        child.communicate()
+    assert anyio.run(start_one, 5.0)
+    assert not _decode(path.read_bytes()).leases
+
+
 finite = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
 cuts = st.builds(Cut, st.floats(0.25, 1.0), finite)
 states = st.builds(
@@ -248,7 +307,7 @@ states = st.builds(
     tokens=finite,
     paused_until=finite,
     starts=st.lists(st.tuples(st.integers(0, 2**40), finite), max_size=30).map(tuple),
-    leases=st.lists(st.tuples(st.integers(0, 2**40), finite), max_size=30).map(tuple),
+    leases=st.lists(st.tuples(st.integers(0, 2**40), finite, st.text()), max_size=30).map(tuple),
     ticket=st.integers(0, 2**40),
     concurrency=st.integers(0, 1000),
     successes=st.integers(0, 1000),
@@ -265,7 +324,7 @@ def test_the_state_file_record_round_trips(state: QuotaState) -> None:
     assert _decode(_encode(state)) == state
 
 
-@pytest.mark.parametrize("raw", [b"", b"garbage", b'{"version": 2}', b'{"version": 3}', b"[]"])
+@pytest.mark.parametrize("raw", [b"", b"garbage", b'{"version": 3}', b'{"version": 4}', b"[]"])
 def test_an_unreadable_record_reads_as_a_fresh_state(raw: bytes) -> None:
     assert _decode(raw) == QuotaState()
 

@@ -33,18 +33,22 @@ the rate cuts are in the state, so every process paces by the same numbers:
 N processes behave as one client.  The attempts in flight are in the state
 too, as leases: a go holds one until its attempt settles, a begin that finds
 as many live leases as the limit says "later" (``POLL``), and the leases of a
-process that died lapse after ``LEASE`` seconds.  A reservation of money by a process that dies
-stays reserved: the budget errs on the side of not spending.
+process that died lapse after ``LEASE`` seconds, or at once where a store can
+tell it is gone (``forget``: the flock file, and the Ray actor for the
+processes of its own host, check their pids).  A reservation of money by a
+process that dies stays reserved: the budget errs on the side of not spending.
 
 The package: ``values`` (the frozen values every call passes, the limits and
 ``QuotaStore`` itself), ``rules`` (the pure functions of state and call),
-``memory`` (``MemoryQuotaStore``); ``quotafile`` holds the flock-file store.
+``holders`` (who holds a slot, and whether it is alive), ``memory``
+(``MemoryQuotaStore``); ``quotafile`` holds the flock-file store.
 """
 
 from __future__ import annotations
 
+from .holders import gone, holder
 from .memory import MemoryQuotaStore
-from .rules import admit, begin, rate, reserve, settle, spend, view
+from .rules import admit, begin, forget, rate, reserve, settle, spend, view
 from .values import (
     KINDS,
     LEASE,
@@ -78,6 +82,9 @@ __all__ = [
     "View",
     "admit",
     "begin",
+    "forget",
+    "gone",
+    "holder",
     "rate",
     "reserve",
     "settle",

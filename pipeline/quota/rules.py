@@ -26,7 +26,7 @@ from .values import (
     View,
 )
 
-__all__ = ["admit", "begin", "rate", "reserve", "settle", "spend", "view"]
+__all__ = ["admit", "begin", "forget", "rate", "reserve", "settle", "spend", "view"]
 
 _HORIZON = 86_400.0  # a schedule further ahead than this is from a clock jump: reset
 
@@ -53,8 +53,8 @@ def view(state: QuotaState) -> View:
 def _fresh(state: QuotaState, now: float, quota: Quota) -> QuotaState:
     """``state``, reset if it is from a clock jump; its limit set on first use."""
     limit = now + _HORIZON
-    logs = (*state.starts, *state.leases)
-    times = (state.requests, state.tokens, state.paused_until, *(t for _, t in logs))
+    logs = (*(t for _, t in state.starts), *(t for _, t, _ in state.leases))
+    times = (state.requests, state.tokens, state.paused_until, *logs)
     if not all(math.isfinite(t) and t < limit for t in times):
         state = QuotaState(spent=state.spent, reserved=state.reserved)
     if state.concurrency == 0:
@@ -95,11 +95,11 @@ def begin(state: QuotaState, call: Begin) -> tuple[QuotaState, Grant]:
     start = max(now, state.paused_until)
     if n and len(others) >= n:
         start = max(start, others[len(others) - n] + seconds)
-    leases = tuple((k, t) for k, t in state.leases if k != call.ticket and t > now)
+    leases = tuple(lease for lease in state.leases if lease[0] != call.ticket and lease[1] > now)
     if start <= now and len(leases) >= state.concurrency:
         start = now + POLL
     elif start <= now:
-        leases += ((call.ticket, now + LEASE),)
+        leases += ((call.ticket, now + LEASE, call.holder),)
     state = replace(state, leases=leases)
     booked = next((t for k, t in state.starts if k == call.ticket), now)
     starts = tuple((k, start if k == call.ticket else t) for k, t in state.starts)
@@ -146,6 +146,13 @@ def _cut(state: QuotaState, kind: str, now: float) -> QuotaState:
         if not lone:
             state = replace(state, rpm_cut=state.rpm_cut.cut(now, 0.1))
     return state
+
+
+def forget(state: QuotaState, holders: frozenset[str]) -> QuotaState:
+    """``state`` without the slots of ``holders`` (processes known to be gone)."""
+    if not holders:
+        return state
+    return replace(state, leases=tuple(lease for lease in state.leases if lease[2] not in holders))
 
 
 def admit(state: QuotaState, charge: Charge) -> tuple[QuotaState, bool]:

@@ -34,7 +34,8 @@ _CREEP = 0.1 / 20  # share of the full rate regained per second after the hold: 
 _FLOOR = 0.25  # repeated cuts never go below this share of the full rate
 LONE = 60.0  # a "requests" throttle with none in the last minute is jitter: it cuts no rate
 LEASE = 180.0  # seconds an attempt holds its shared slot at most: a process that died never
-# settles, and its slots come free after this (longer than the default 120 s timeout)
+# settles, and its slots come free after this (longer than the default 120 s timeout), or as
+# soon as a store that can tell finds its holder gone (the flock file: a dead pid on its host)
 POLL = 0.01  # seconds a start waits before asking again while every shared slot is held
 
 
@@ -80,7 +81,7 @@ class QuotaState:
     tokens: float = 0.0  # ... and of the next token
     paused_until: float = 0.0
     starts: tuple[tuple[int, float], ...] = ()  # (ticket, start time), oldest first
-    leases: tuple[tuple[int, float], ...] = ()  # (ticket, lapses at): attempts in flight
+    leases: tuple[tuple[int, float, str], ...] = ()  # (ticket, lapses at, holder): in flight
     ticket: int = 0  # the last ticket handed out
     concurrency: int = 0  # the AIMD limit; 0 until the first booking sets it
     successes: int = 0  # in a row since the last change of the limit
@@ -122,6 +123,7 @@ class Begin:
     now: float  # when the attempt woke
     ticket: int
     quota: Quota
+    holder: str = ""  # who holds the slot of a go: "host:pid" (``holders.holder()``)
 
 
 @dataclass(frozen=True, slots=True)

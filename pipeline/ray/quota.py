@@ -27,7 +27,7 @@ from typing import Any
 import ray
 
 from .. import quota as rules
-from ..quota import Begin, Booking, Charge, Grant, Quota, QuotaState, Settlement, View
+from ..quota import Begin, Booking, Charge, Grant, Quota, QuotaState, Settlement, View, gone
 
 __all__ = ["NAMESPACE", "ClusterQuotaStore", "cluster_store", "pacing_name"]
 
@@ -67,7 +67,8 @@ class _QuotaActor:
         return grant
 
     def begin(self, call: Begin) -> Grant:
-        self._state, grant = rules.begin(self._state, replace(call, quota=_wide(call.quota)))
+        state = rules.forget(self._state, gone(self._state))  # killed holders on this host
+        self._state, grant = rules.begin(state, replace(call, quota=_wide(call.quota)))
         return grant
 
     def settle(self, call: Settlement) -> View:
