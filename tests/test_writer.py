@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,47 @@ def test_unknown_output_extension_is_a_usage_error(tmp_path: Path) -> None:
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
+
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+import polars as pl
+from pipeline.formats import TableWriter, read_table
+
+table = read_table(Path(sys.argv[1]), columns=["text"])
+added = pl.DataFrame({"text_de": ["x"] * table.frame.height})
+with TableWriter(Path(sys.argv[2]), source=table) as out:
+    out.write(table, added)  # one Parquet part file written, the temporary not yet joined
+    print("written", flush=True)
+    time.sleep(3600)
+"""
+
+
+def test_the_temporaries_of_a_killed_writer_are_removed_by_the_next_write(
+    tmp_path: Path,
+) -> None:
+    """kill -9 mid-write leaves ``.out.parquet.tmp-PID.part000000``; the next write of that
+    output removes it (its pid is gone) and keeps a live process's temporary."""
+    src = write(tmp_path / "a.csv", "text\nHello\nWorld\n")
+    out = tmp_path / "out.parquet"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(src), str(out)],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "written\n"
+    finally:
+        child.kill()
+        child.communicate()
+    assert leftovers(tmp_path) == [f".out.parquet.tmp-{child.pid}.part000000"]
+    live = tmp_path / f".out.parquet.tmp-{os.getppid()}"  # a running process's (pytest's parent)
+    live.write_bytes(b"in progress")
+    write_table(read_table(src, columns=["text"]), NONE, out)
+    assert leftovers(tmp_path) == [live.name]
+    assert pl.read_parquet(out)["text"].to_list() == ["Hello", "World"]
 
 
 def test_parent_that_is_a_file_fails_cleanly(tmp_path: Path) -> None:

@@ -2,13 +2,15 @@
 
 An output goes to a hidden temporary file beside it (``.NAME.tmp-PID``), is
 fsynced and renamed onto its path, and the rename is made durable; polars'
-and the OS's errors become one ``OutputError`` line.
+and the OS's errors become one ``OutputError`` line.  The temporaries of a run
+killed mid-write (its pid gone) are removed by the next write of that output.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import glob
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import InputError, OutputError, UsageError
+from ..processes import alive
 
 __all__ = [
     "atomic",
@@ -117,8 +120,16 @@ def check_destination(path: Path) -> None:
 
 
 def temporary(path: Path) -> Path:
-    """The hidden file beside ``path`` that is written first and renamed onto it."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """The hidden file beside ``path`` that is written first and renamed onto it.  What an
+    earlier run of this host left there when it was killed (the temporary and its Parquet
+    part files, ``.NAME.tmp-PID[.partN]``, of a pid that is gone) is removed."""
+    prefix = f".{path.name}.tmp-"
+    with contextlib.suppress(OSError):
+        for left in path.parent.glob(glob.escape(prefix) + "*"):
+            pid = left.name.removeprefix(prefix).split(".", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+                left.unlink(missing_ok=True)
+    return path.with_name(f"{prefix}{os.getpid()}")
 
 
 def commit(tmp: Path, path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 
+from ..processes import alive
 from .values import QuotaState
 
 __all__ = ["gone", "holder"]
@@ -25,14 +26,4 @@ def gone(state: QuotaState) -> frozenset[str]:
     """The holders of ``state``'s slots that were processes of this host and have ended."""
     host = socket.gethostname() + ":"
     pids = {h.removeprefix(host) for _, _, h in state.leases if h.startswith(host)}
-    return frozenset(host + pid for pid in pids if pid.isdigit() and not _alive(int(pid)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process, or no pid of this system: not ours to judge
-    return True
+    return frozenset(host + pid for pid in pids if pid.isdigit() and not alive(int(pid)))
