@@ -69,7 +69,8 @@ OPTIONS: tuple[Option, ...] = (
         "prompt",
         ("prompt", "options"),
     ),
-    _P("concurrency", "int", "requests in flight at most (default 16)", 16, minimum=1),
+    _P("concurrency", "int", "requests in flight at most (default 16); under --rpm/--tpm "
+       "shared (--shared-quota, --engine ray) it counts every process's", 16, minimum=1),
     _P("rpm", "float", "requests per minute the provider allows: requests are paced evenly "
        "(at most rpm/60 start in any second) and concurrency ramps up (default: not paced)",
        minimum=0.001),
