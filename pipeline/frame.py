@@ -56,7 +56,8 @@ def translate_frame(
         values = {"input": source, "output": output, "to": to, "progress": progress}
         values |= {"columns": [columns] if isinstance(columns, str) else list(columns)}
         job = build_job(values | options, env=os.environ)
-        events = Events(bar=progress, fmt=job.log_format, notebook=progress and _in_notebook())
+        notebook = progress and _in_notebook()
+        events = Events(bar=progress, fmt=job.log_format, notebook=notebook, label="DataFrame")
         endpoint.run(job, events=events)
         translated = pl.read_parquet(output)
     if pandas_index is None:

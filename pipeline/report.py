@@ -176,10 +176,14 @@ class Events:
         bar: bool = True,
         stream: TextIO | None = None,
         notebook: bool = False,
+        label: str | None = None,
     ):
         """``bar``: a progress bar when ``stream`` is a terminal, or always with ``notebook``
-        (Jupyter, where tqdm.auto draws a widget)."""
+        (Jupyter, where tqdm.auto draws a widget).  ``label``: what the input and output
+        are called in the lines shown, instead of their paths (translate_frame's are
+        temporary files: "DataFrame")."""
         self.fmt = fmt
+        self.label = label
         self.stream = stream or sys.stderr
         self.done = 0  # cells finished in this run, failed ones included
         self.failed = 0
@@ -201,6 +205,8 @@ class Events:
 
     def start(self, *, job: str, where: tuple[str, str, str], counted: Counted) -> None:
         """Before sending: ``where`` is the input, output and model."""
+        if self.label is not None:
+            where = (self.label, self.label, where[2])
         self._emit(
             "start",
             job=job,
@@ -249,6 +255,8 @@ class Events:
         )
 
     def finish(self, report: Report) -> None:
+        if self.label is not None:
+            report = dataclasses.replace(report, input=self.label, output=self.label)
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -41,6 +41,21 @@ def test_a_checkpoint_makes_the_second_call_free(tmp_path: Path) -> None:
     assert (figures["requests"], figures["reused"]) == (0, 6)  # nothing paid twice
 
 
+def test_what_is_shown_names_the_dataframe_not_a_temporary_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    df = pl.DataFrame({"text": ["Hello", "World"]})
+    pipeline.translate_frame(df, to="de", sim=True, progress=False, cache=False)
+    said = capsys.readouterr().err
+    assert said.startswith("mtpipe: 2/2 cells translated") and said.endswith("-> DataFrame\n")
+    pipeline.translate_frame(df, to="de", sim=True, cache=False, log_format="json")
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert {(e["input"], e["output"]) for e in events if "output" in e} == {
+        ("DataFrame", "DataFrame")
+    }
+    assert "mtpipe-frame-" not in json.dumps(events)
+
+
 def test_unknown_keys_and_frame_keys_are_refused() -> None:
     df = pl.DataFrame({"text": ["Hello"]})
     with pytest.raises(UsageError, match="did you mean 'concurrency'"):
