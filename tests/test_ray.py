@@ -240,14 +240,14 @@ def test_one_concurrency_limit_for_every_actor(
     """--concurrency 2 with 2 actors: at most 2 requests at the server at once, counted
     across the actors through the cluster store (each alone would keep 2 in flight)."""
     monkeypatch.setenv("ROUTESCOPE_API_KEY", "sk-driver-key")
-    slow = sim_factory("--latency", "0.3")  # type: ignore[operator]
-    table = _unique(60)
+    slow = sim_factory("--latency", "0.2")  # type: ignore[operator]
+    table = _unique(40)
     options = {"base_url": slow.base_url, "pack": "off", "to": ["de"], "cache": False}
     options |= {"rpm": 6000, "concurrency": 2}
-    out = _collect(translate_dataset(_blocks(table, 15), state=tmp_path / "s", actors=2, **options))
+    out = _collect(translate_dataset(_blocks(table, 10), state=tmp_path / "s", actors=2, **options))
     assert out["text_de"].null_count() == 0
     stats = slow.stats()
-    assert stats["ok"] == 60 and stats["peak_in_flight"] == 2, stats["peak_in_flight"]
+    assert stats["ok"] == 40 and stats["peak_in_flight"] == 2, stats["peak_in_flight"]
 
 
 def test_max_cost_holds_across_the_cluster(
