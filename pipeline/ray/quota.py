@@ -9,7 +9,10 @@ one after another), so every block translator on every node paces by the same
 schedules, per-second window, AIMD limit and pauses, and spends from the same
 budget: N actors behave as one client.  A call is one round trip (about a
 millisecond on loopback); a request makes three (reserve, begin, settle) and
-two more under ``--max-cost``.
+two more under ``--max-cost``, and a start that finds every slot of the
+concurrency limit held asks ``begin`` again every ``POLL`` (10 ms).  A killed
+actor's slots come free at the next ``begin`` when its pid is gone from this
+actor's host (``holders.gone``), else when they lapse.
 
 ``get_if_exists``: the first process to ask creates the actor, the others get
 the same one by name.  The name of the pacing store is a digest of (base URL,
