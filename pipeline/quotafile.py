@@ -1,6 +1,7 @@
 """The QuotaStore of processes on one machine: the state in a file under ``flock``.
 
-Each call reads the state (a few hundred bytes of JSON), applies the rule from
+Each call reads the state (a few hundred bytes of JSON, more with many requests in
+flight), applies the rule from
 ``quota`` and writes it back while holding an exclusive ``fcntl.flock``, so
 processes using one key and model see every change of each other.  A call
 takes tens of microseconds on ext4, so it runs in the event loop (a worker
@@ -74,7 +75,7 @@ class FileQuotaStore:
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes
-            raw = os.pread(fd, 1 << 16, 0)
+            raw = os.pread(fd, os.fstat(fd).st_size, 0)  # all of it, however many slots
             old = _decode(raw)
             new, result = change(rules.forget(old, gone(old)), arg)  # a killed holder's slots
             if new != old or not raw:

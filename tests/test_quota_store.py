@@ -31,6 +31,7 @@ from pipeline.quota import (
     QuotaStore,
     Settlement,
 )
+from pipeline.quota.rules import begin
 from pipeline.quotafile import FileQuotaStore, _decode, _encode
 from tests.test_pacing import T0, FakeTime, starts
 
@@ -322,6 +323,17 @@ states = st.builds(
 @given(states)
 def test_the_state_file_record_round_trips(state: QuotaState) -> None:
     assert _decode(_encode(state)) == state
+
+
+def test_a_state_of_many_slots_reads_back_whole_from_the_file(tmp_path: Path) -> None:
+    """3,000 requests in flight (--concurrency 3000): a record far over 64 KiB is read
+    whole, so a start still finds every slot held (a cut record would read as fresh)."""
+    path = tmp_path / "q"
+    store, quota = FileQuotaStore(path), Quota(max_concurrency=3000, start_concurrency=3000)
+    leases = tuple((k, T_WALL + 100, "elsewhere:1") for k in range(1, 3001))
+    path.write_bytes(_encode(QuotaState(concurrency=3000, leases=leases, ticket=3001)))
+    assert len(path.read_bytes()) > 1 << 16
+    assert store._transact(begin, Begin(T_WALL, 3001, quota)).start == T_WALL + POLL
 
 
 @pytest.mark.parametrize("raw", [b"", b"garbage", b'{"version": 3}', b'{"version": 4}', b"[]"])
