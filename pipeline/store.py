@@ -100,8 +100,9 @@ async def record(
         finally:
             pending.extend(_drain(results))  # what is still buffered when cancelled
             with anyio.CancelScope(shield=True):
-                if pending:
+                while pending:  # and what a stage still hands on during that commit
                     await anyio.to_thread.run_sync(store.put, pending)
+                    pending = _drain(results)
 
 
 def _drain(results: MemoryObjectReceiveStream[Sequence[Result]]) -> list[Result]:

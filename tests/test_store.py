@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,6 +155,43 @@ async def test_record_keeps_what_is_buffered_when_cancelled_and_puts_each_batch_
             tg.cancel_scope.cancel()
         assert sorted(store.results()["key"]) == ["a", "b", "c"]
         assert [_tokens(store, k) for k in "abc"] == [(7, 1)] * 3
+
+
+class _SlowStore:
+    """A store whose first put waits until the test lets it go (a commit that takes time)."""
+
+    def __init__(self) -> None:
+        self.puts: list[list[str]] = []
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def put(self, results: list[Result]) -> None:
+        if not self.puts:
+            self.entered.set()
+            self.release.wait(10)
+        self.puts.append([r.key for r in results])
+
+
+@pytest.mark.anyio
+async def test_what_arrives_during_the_final_commit_is_committed_too() -> None:
+    """Cancelled (an error elsewhere) while a stage still hands answers on: what arrives
+    while the final commit runs is committed after it, not dropped."""
+    store = _SlowStore()
+    send, receive = anyio.create_memory_object_stream[list[Result]](10)
+    recording = anyio.CancelScope()
+
+    async def recorder() -> None:
+        with recording:
+            await record(store, receive, interval=60)  # type: ignore[arg-type]
+
+    async with send, anyio.create_task_group() as tg:
+        tg.start_soon(recorder)
+        await send.send([_result("a", "x")])
+        await anyio.wait_all_tasks_blocked()
+        recording.cancel()  # the recorder commits "a" in its shielded final flush
+        await anyio.to_thread.run_sync(store.entered.wait, 10)
+        send.send_nowait([_result("b", "y")])  # an answer handed on meanwhile
+        store.release.set()
+    assert store.puts == [["a"], ["b"]]
 
 
 def test_the_run_lock_refuses_a_second_holder_and_leaves_no_file(tmp_path: Path) -> None:
