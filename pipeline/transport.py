@@ -16,11 +16,12 @@ request on the same machine at the same time (bench/NOTES.md).
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -61,6 +62,7 @@ class AiohttpTransport:
     def __init__(self, *, concurrency: int) -> None:
         if concurrency < 1:
             raise UsageError(f"concurrency must be at least 1, not {concurrency}")
+        _quiet_abandoned_attempts(asyncio.get_running_loop())
         connector = aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=15.0)
         self.session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=30.0)
@@ -86,6 +88,28 @@ class AiohttpTransport:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _quiet_abandoned_attempts(loop: asyncio.AbstractEventLoop) -> None:
+    """Keep asyncio from printing the error of a connection attempt nobody awaits any more
+    ("Future exception was never retrieved": an SSL or socket error of an attempt left
+    behind when the run stopped, say on an endpoint that fails its TLS handshake): the
+    run has already said what failed, in one line.  Any other report goes on as before."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "quiet_abandoned", False):
+        return  # installed already in this loop (a session per block of a Ray actor)
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        abandoned = context.get("message") == "Future exception was never retrieved"
+        if abandoned and isinstance(context.get("exception"), OSError):  # ssl.SSLError too
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.quiet_abandoned = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
 
 
 def make_session(*, concurrency: int) -> AiohttpTransport:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -136,6 +138,24 @@ async def test_real_transport_connection_refused() -> None:
             await client.complete_once(BODY)
     assert info.value.reason == "connection"
     assert KEY not in info.value.message
+
+
+def test_an_abandoned_attempts_error_is_not_printed(caplog: pytest.LogCaptureFixture) -> None:
+    """The SSL or socket error of a connection attempt nobody awaits (the run stopped) is not
+    reported by asyncio; any other unretrieved error still is (seen: a TLS-failure run that
+    printed "Future exception was never retrieved ... SSLError" after its one line)."""
+
+    async def main() -> None:
+        async with make_session(concurrency=1), make_session(concurrency=1):
+            loop = asyncio.get_running_loop()
+            for error in (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER]"), ValueError("a bug")):
+                loop.create_future().set_exception(error)  # dropped at once: never retrieved
+                gc.collect()
+
+    asyncio.run(main())
+    reported = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert len(reported) == 1 and "ValueError('a bug')" in reported[0], reported
+    assert "WRONG_VERSION_NUMBER" not in caplog.text
 
 
 @pytest.mark.anyio
