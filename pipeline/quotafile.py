@@ -23,7 +23,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import UsageError
-from .quota import Begin, Booking, Charge, Cut, Grant, QuotaState, Settlement, View, gone, rules
+from .quota import (
+    Begin,
+    Booking,
+    Charge,
+    Cut,
+    Grant,
+    QuotaState,
+    Settlement,
+    View,
+    begin_here,
+    rules,
+)
 
 __all__ = ["FileQuotaStore", "shared_path"]
 
@@ -77,7 +88,7 @@ class FileQuotaStore:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd closes
             raw = os.pread(fd, os.fstat(fd).st_size, 0)  # all of it, however many slots
             old = _decode(raw)
-            new, result = change(rules.forget(old, gone(old)), arg)  # a killed holder's slots
+            new, result = change(old, arg)
             if new != old or not raw:
                 data = _encode(new)
                 os.pwrite(fd, data, 0)
@@ -90,7 +101,7 @@ class FileQuotaStore:
         return self._transact(rules.reserve, booking)
 
     async def begin(self, begin: Begin) -> Grant:
-        return self._transact(rules.begin, begin)
+        return self._transact(begin_here, begin)  # a killed holder's slots come free
 
     async def settle(self, settlement: Settlement) -> View:
         return self._transact(rules.settle, settlement)

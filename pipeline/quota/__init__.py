@@ -34,7 +34,7 @@ N processes behave as one client.  The attempts in flight are in the state
 too, as leases: a go holds one until its attempt settles, a begin that finds
 as many live leases as the limit says "later" (``POLL``), and the leases of a
 process that died lapse after ``LEASE`` seconds, or at once where a store can
-tell it is gone (``forget``: the flock file, and the Ray actor for the
+tell it is gone (``begin_here``: the flock file, and the Ray actor for the
 processes of its own host, check their pids).  A reservation of money by a
 process that dies stays reserved: the budget errs on the side of not spending.
 
@@ -46,7 +46,7 @@ The package: ``values`` (the frozen values every call passes, the limits and
 
 from __future__ import annotations
 
-from .holders import gone, holder
+from .holders import begin_here, gone, holder
 from .memory import MemoryQuotaStore
 from .rules import admit, begin, forget, rate, reserve, settle, spend, view
 from .values import (
@@ -82,6 +82,7 @@ __all__ = [
     "View",
     "admit",
     "begin",
+    "begin_here",
     "forget",
     "gone",
     "holder",

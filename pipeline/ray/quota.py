@@ -12,7 +12,7 @@ millisecond on loopback); a request makes three (reserve, begin, settle) and
 two more under ``--max-cost``, and a start that finds every slot of the
 concurrency limit held asks ``begin`` again every ``POLL`` (10 ms).  A killed
 actor's slots come free at the next ``begin`` when its pid is gone from this
-actor's host (``holders.gone``), else when they lapse.
+actor's host (``holders.begin_here``), else when they lapse.
 
 ``get_if_exists``: the first process to ask creates the actor, the others get
 the same one by name.  The name of the pacing store is a digest of (base URL,
@@ -30,7 +30,17 @@ from typing import Any
 import ray
 
 from .. import quota as rules
-from ..quota import Begin, Booking, Charge, Grant, Quota, QuotaState, Settlement, View, gone
+from ..quota import (
+    Begin,
+    Booking,
+    Charge,
+    Grant,
+    Quota,
+    QuotaState,
+    Settlement,
+    View,
+    begin_here,
+)
 
 __all__ = ["NAMESPACE", "ClusterQuotaStore", "cluster_store", "pacing_name"]
 
@@ -70,8 +80,8 @@ class _QuotaActor:
         return grant
 
     def begin(self, call: Begin) -> Grant:
-        state = rules.forget(self._state, gone(self._state))  # killed holders on this host
-        self._state, grant = rules.begin(state, replace(call, quota=_wide(call.quota)))
+        call = replace(call, quota=_wide(call.quota))
+        self._state, grant = begin_here(self._state, call)  # killed holders on this host
         return grant
 
     def settle(self, call: Settlement) -> View:
