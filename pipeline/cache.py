@@ -33,6 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
+from . import sqlitedb
 from .errors import CheckpointError
 from .models import Result, Status, Usage
 from .store import RESULT_SCHEMA, ResultStore
@@ -85,11 +86,8 @@ class Cache:
     def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_MS / 1000
-            )
+            db = sqlitedb.connect(self.path, timeout=_BUSY_MS / 1000, check_same_thread=False)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
                 self._check_version(db)

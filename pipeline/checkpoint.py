@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from . import sqlitedb
 from .errors import CheckpointError
 from .models import Result, Status, Usage
 from .store import RESULT_SCHEMA, done_status, record
@@ -33,6 +34,7 @@ from .summary import Failure, Summary, summarize
 __all__ = ["RESULT_SCHEMA", "Checkpoint", "Failure", "Summary", "done_status", "record"]
 
 SCHEMA_VERSION = "3"
+_BUSY_S = 5.0  # another process's write (or its switch to WAL) waits at most this long
 _READABLE = ("2", SCHEMA_VERSION)  # 2: no attempt_ids column yet, added on the first write
 
 _SCHEMA = """
@@ -106,9 +108,8 @@ class Checkpoint:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # record() commits from a worker thread, one call at a time
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db = sqlitedb.connect(self.path, timeout=_BUSY_S, check_same_thread=False)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
                 self._version = self._check_version(db)

@@ -14,6 +14,7 @@ PACKAGE = ROOT / "pipeline"
 LAYERS = {
     "errors": 0,
     "models": 0,
+    "sqlitedb": 0,  # open a SQLite file in WAL mode, also while another process opens it
     "processes": 0,  # whether a pid of this host still runs (slots, temporaries)
     "placeholders": 0,  # the one placeholder grammar: qa and sim/pseudo import it
     "config": 1,

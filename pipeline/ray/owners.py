@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .. import sqlitedb
 from ..errors import LockedError
 from ..runlock import RunLock
 
@@ -29,6 +30,7 @@ __all__ = ["Claims", "Owners"]
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS owners (key TEXT PRIMARY KEY, block TEXT NOT NULL) WITHOUT ROWID"
 )
+_BUSY_S = 120  # the actors of a machine claim at once; a claim waits at most this long
 _CHUNK = 500  # keys per SELECT (below SQLite's 999 host parameters)
 
 
@@ -37,9 +39,8 @@ class Owners:
         self.path = state / "owners.sqlite"
 
     def claim(self, block: str, keys: Sequence[str]) -> list[bool]:
-        db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+        db = sqlitedb.connect(self.path, timeout=_BUSY_S)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
@@ -116,9 +117,8 @@ class Claims:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+        db = sqlitedb.connect(self.path, timeout=_BUSY_S)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute(_CLAIMS)
             db.execute("BEGIN IMMEDIATE")
             yield db
