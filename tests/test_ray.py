@@ -382,8 +382,25 @@ def test_cli_refuses_a_uri_output(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
+def test_cli_address_where_nothing_listens_is_one_line(tmp_path: Path) -> None:
+    """--ray-address HOST:PORT with nothing listening: tried again for ~10 s, then one
+    line naming the address, exit 2, nothing written (ray.init alone waited > 10 min)."""
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n1,Hello\n", encoding="utf-8")
+    address = f"{HEAD}:{_free_port(HEAD)}"
+    run = mtpipe(
+        "translate", source, "--to", "de", "--sim", "--engine", "ray", "--ray-address", address,
+        env=mtpipe_env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=TOKEN), timeout=120,
+    )  # fmt: skip
+    assert run.code == 2, run.stderr
+    line = f"cannot connect to the Ray cluster at {address} ([Errno 111] Connection refused)"
+    assert run.stderr.strip().splitlines() == [f"mtpipe: error: {line}; check --ray-address"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 def test_cli_refused_token_names_the_variable(connected: Cluster, tmp_path: Path) -> None:
-    """A wrong token: one line naming RAY_AUTH_TOKEN, never a token's value; exit 2."""
+    """A wrong token: one line naming RAY_AUTH_TOKEN, never a token's value; exit 2 (at
+    once: Ray's GCS client asked before ray.init, which retries a refused token ~20 s)."""
     source = tmp_path / "in.csv"
     source.write_text("id,text\n1,Hello\n", encoding="utf-8")
     wrong = secrets.token_hex(32)

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -40,6 +41,9 @@ from .inputs import as_uri, input_parts, read
 from .reports import merged
 
 __all__ = ["run_job", "state_dir"]
+
+_PROBE_SECONDS = 2.0  # one TCP connect, or the GCS call, of the check before ray.init
+_REACH_SECONDS = 10.0  # how long a HOST:PORT where nothing listens is tried again
 
 
 def run_job(job: Job, *, key_file: str | None = None) -> int:
@@ -88,6 +92,7 @@ def _connected(address: str | None) -> Iterator[None]:
     with tempfile.TemporaryFile() as said:
         try:
             with _stderr_to(said):  # Ray's C++ client logs each refused retry there
+                _check_cluster(address)
                 ray.init(address=address, **kwargs)
         except (OSError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
             said.seek(0)
@@ -98,6 +103,43 @@ def _connected(address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_cluster(address: str | None) -> None:
+    """Fail in seconds where ``ray.init`` would retry for long: an explicit HOST:PORT
+    where nothing listens (ray.init waits over a minute) is retried for
+    ``_REACH_SECONDS``, then its OSError is the run's one line; a cluster that refuses
+    this driver's token (ray.init retries ~20 s, a connect a second) is named by one
+    call of Ray's own GCS client, what ``ray.init`` connects with.  ``auto``, Ray's
+    default and a Ray without that client are left to ``ray.init``.
+    """
+    host, _, port = (address or "").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    _wait_listening(host, int(port))
+    standalone = getattr(getattr(ray._raylet, "InnerGcsClient", None), "standalone", None)
+    refused = getattr(ray.exceptions, "AuthenticationError", ())  # Ray >= 2.52's
+    if standalone is None:
+        return
+    try:
+        standalone(address, None, int(_PROBE_SECONDS * 1000))
+    except refused as exc:
+        raise _connect_error(address, f"unauthenticated: {exc}") from None
+    except ray.exceptions.RayError:
+        return
+
+
+def _wait_listening(host: str, port: int) -> None:
+    """Return once ``host:port`` takes a TCP connection; its OSError after _REACH_SECONDS."""
+    deadline = time.monotonic() + _REACH_SECONDS
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=_PROBE_SECONDS).close()
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.5)
 
 
 def _cause(exc: BaseException) -> BaseException:
