@@ -111,10 +111,10 @@ def _check_cluster(address: str | None) -> None:
     ``_REACH_SECONDS``, then its OSError is the run's one line; a cluster that refuses
     this driver's token (ray.init retries ~20 s, a connect a second) is named by one
     call of Ray's own GCS client, what ``ray.init`` connects with.  ``auto``, Ray's
-    default and a Ray without that client are left to ``ray.init``.
+    default, a ``ray://`` address and a Ray without that client are left to ``ray.init``.
     """
     host, _, port = (address or "").rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or "://" in host:  # ray://: Ray Client, its own way
         return
     _wait_listening(host, int(port))
     standalone = getattr(getattr(ray._raylet, "InnerGcsClient", None), "standalone", None)
