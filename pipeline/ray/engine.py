@@ -107,7 +107,7 @@ def _connected(address: str | None) -> Iterator[None]:
 
 def _check_cluster(address: str | None) -> None:
     """Fail in seconds where ``ray.init`` would retry for long: an explicit HOST:PORT
-    where nothing listens (ray.init waits over a minute) is retried for
+    where nothing listens (ray.init waited over ten minutes) is retried for
     ``_REACH_SECONDS``, then its OSError is the run's one line; a cluster that refuses
     this driver's token (ray.init retries ~20 s, a connect a second) is named by one
     call of Ray's own GCS client, what ``ray.init`` connects with.  ``auto``, Ray's
@@ -118,9 +118,9 @@ def _check_cluster(address: str | None) -> None:
         return
     _wait_listening(host, int(port))
     standalone = getattr(getattr(ray._raylet, "InnerGcsClient", None), "standalone", None)
-    refused = getattr(ray.exceptions, "AuthenticationError", ())  # Ray >= 2.52's
     if standalone is None:
         return
+    refused = getattr(ray.exceptions, "AuthenticationError", ())  # Ray >= 2.52's
     try:
         standalone(address, None, int(_PROBE_SECONDS * 1000))
     except refused as exc:
